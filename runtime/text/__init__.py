@@ -1,0 +1,1 @@
+"""English text front-end: normalization and G2P into Kokoro phonemes."""
