@@ -1,0 +1,89 @@
+"""The upstream `KModel` built from local files only, with strict weight loading.
+
+Upstream's constructor downloads from the hub when no file is given and, when a strict load fails,
+silently retries with `strict=False`. Here the model is built with random weights (no download)
+and every weight is then loaded with `strict=True`, so a missing or unexpected tensor is an error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from kokoro_litert.runtime.errors import KokoroError
+
+# The official kokoro-v1_0.pth is {component: state_dict} with DataParallel's "module." prefix.
+COMPONENTS = ("bert", "bert_encoder", "predictor", "text_encoder", "decoder")
+REPO_ID = "hexgrad/Kokoro-82M"
+
+
+def build_kmodel(config: dict, disable_complex: bool = False):
+    """Upstream KModel with untrained weights; load real ones with `load_flat_state_dict`."""
+    import torch
+    from kokoro.model import KModel
+
+    with tempfile.TemporaryDirectory() as tmp:
+        empty = os.path.join(tmp, "empty.pth")
+        torch.save({}, empty)  # KModel loads nothing from an empty dict, and so never downloads
+        model = KModel(repo_id=REPO_ID, config=config, model=empty, disable_complex=disable_complex)
+    return model.eval()
+
+
+def split_components(flat: dict) -> dict:
+    """{'bert.x': t} -> {'bert': {'module.x': t}} (the official checkpoint layout)."""
+    out = {c: {} for c in COMPONENTS}
+    for key, value in flat.items():
+        component, _, rest = key.partition(".")
+        out[component]["module." + rest] = value
+    return out
+
+
+def flatten_components(official: dict) -> dict:
+    """The inverse of `split_components`; accepts keys with or without the "module." prefix."""
+    flat = {}
+    for component, state in official.items():
+        if component not in COMPONENTS:
+            raise KokoroError(f"Unexpected component {component!r} in the checkpoint.",
+                              "Pass the official Kokoro-82M v1.0 kokoro-v1_0.pth.")
+        for key, value in state.items():
+            flat[f"{component}.{key.removeprefix('module.')}"] = value
+    return flat
+
+
+def load_flat_state_dict(model, flat: dict) -> None:
+    missing, unexpected = set(model.state_dict()) - set(flat), set(flat) - set(model.state_dict())
+    if missing or unexpected:
+        raise KokoroError(
+            f"Checkpoint does not match Kokoro-82M: {len(missing)} missing tensors "
+            f"(e.g. {sorted(missing)[:3]}), {len(unexpected)} unexpected (e.g. {sorted(unexpected)[:3]}).",
+            "Pass the official Kokoro-82M v1.0 checkpoint (kokoro-v1_0.pth).")
+    model.load_state_dict(flat, strict=True)
+
+
+def read_official(pth: Path) -> dict:
+    import pickle
+    import zipfile
+
+    import torch
+
+    try:
+        official = torch.load(pth, map_location="cpu", weights_only=True)
+    except (RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile, EOFError) as e:
+        raise KokoroError(f"Cannot read checkpoint {pth}: {e}.".replace("\n", " "),
+                          "The file is corrupt or truncated: download kokoro-v1_0.pth again.") from e
+    if not isinstance(official, dict):
+        raise KokoroError(f"{pth} is not a Kokoro checkpoint.", "Pass the official kokoro-v1_0.pth.")
+    return flatten_components(official)
+
+
+def load_model(weights_dir: Path, disable_complex: bool = False):
+    """KModel from a fetched weights folder (kokoro-v1_0.pth + config.json), strictly loaded."""
+    pth, cfg = weights_dir / "kokoro-v1_0.pth", weights_dir / "config.json"
+    if not pth.is_file() or not cfg.is_file():
+        raise KokoroError(f"No Kokoro weights in {weights_dir}.", "Run `kokoro-litert fetch` first.")
+    config = json.loads(cfg.read_text())
+    model = build_kmodel(config, disable_complex=disable_complex)
+    load_flat_state_dict(model, read_official(pth))
+    return model

@@ -1,0 +1,101 @@
+"""The PyTorch reference: upstream `KModel` on the fetched weights, seeded and inspectable.
+
+`TorchReference.synthesize` follows `KModel.forward_with_tokens` step by step (a test holds it
+bit-identical to upstream) and adds two controls the parity tests need: durations can be imposed
+(to compare decoders on the same alignment), and the hn-NSF excitation noise can be zeroed
+(the kokoro-onnx export has none).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from pathlib import Path
+from unittest import mock
+
+import numpy as np
+
+from kokoro_litert.buckets import MAX_PHONEMES
+from kokoro_litert.runtime.errors import KokoroError
+from kokoro_litert.runtime.voices import style_for
+
+from .checkpoint import load_model
+
+
+@dataclass
+class Synthesis:
+    audio: np.ndarray  # [samples] float32 at 24 kHz
+    durations: np.ndarray  # [tokens] int frames, boundary tokens included
+    durations_raw: np.ndarray  # [tokens] float frames before rounding (after speed)
+
+
+def phoneme_ids(phonemes: str, vocab: dict) -> list[int]:
+    """Kokoro token ids for a phoneme string. Unlike upstream, unknown symbols are an error."""
+    if not phonemes.strip():
+        raise KokoroError("The phoneme string is empty.", "Pass Kokoro phonemes, e.g. --phonemes \"həlˈO wˈɜɹld\".")
+    unknown = sorted({c for c in phonemes if c not in vocab})
+    if unknown:
+        raise KokoroError(f"Symbols {''.join(unknown)!r} are not in Kokoro's phoneme vocabulary.",
+                          "Use Kokoro's phoneme alphabet (misaki), or pass text instead of --phonemes.")
+    if len(phonemes) > MAX_PHONEMES:
+        raise KokoroError(f"{len(phonemes)} phonemes exceed the model's {MAX_PHONEMES}.",
+                          "Split the input into shorter sentences.")
+    return [vocab[c] for c in phonemes]
+
+
+@contextlib.contextmanager
+def zero_excitation_noise():
+    """Zero the random initial harmonic phases and the additive noise of upstream's SineGen."""
+    import torch
+
+    def zeros(*size, **kw):
+        return torch.zeros(*size, dtype=kw.get("dtype"), device=kw.get("device"))
+
+    with mock.patch("torch.rand", zeros), mock.patch("torch.randn_like", torch.zeros_like):
+        yield
+
+
+class TorchReference:
+    def __init__(self, weights_dir: Path, disable_complex: bool = False):
+        self.model = load_model(Path(weights_dir), disable_complex=disable_complex)
+        self.vocab = self.model.vocab
+
+    def synthesize(self, phonemes: str, voice_pack: np.ndarray, speed: float = 1.0, seed: int = 0,
+                   excitation: str = "random", durations: np.ndarray | None = None) -> Synthesis:
+        import torch
+
+        ids = phoneme_ids(phonemes, self.vocab)
+        style = torch.from_numpy(style_for(voice_pack, len(phonemes)))
+        input_ids = torch.LongTensor([[0, *ids, 0]])
+        noise = zero_excitation_noise() if excitation == "zero" else contextlib.nullcontext()
+        torch.manual_seed(seed)
+        with torch.no_grad(), noise:
+            return self._forward(input_ids, style, speed, durations)
+
+    def _forward(self, input_ids, ref_s, speed: float, durations):
+        # Mirrors kokoro 0.9.4 KModel.forward_with_tokens (batch 1, no padding).
+        import torch
+
+        m = self.model
+        n = input_ids.shape[1]
+        input_lengths = torch.full((1,), n, dtype=torch.long)
+        text_mask = torch.zeros((1, n), dtype=torch.bool)
+        bert_dur = m.bert(input_ids, attention_mask=(~text_mask).int())
+        d_en = m.bert_encoder(bert_dur).transpose(-1, -2)
+        s = ref_s[:, 128:]
+        d = m.predictor.text_encoder(d_en, s, input_lengths, text_mask)
+        x, _ = m.predictor.lstm(d)
+        duration = torch.sigmoid(m.predictor.duration_proj(x)).sum(axis=-1) / speed
+        pred_dur = torch.round(duration).clamp(min=1).long().squeeze(0)
+        if durations is not None:
+            pred_dur = torch.as_tensor(np.asarray(durations), dtype=torch.long)
+        indices = torch.repeat_interleave(torch.arange(n), pred_dur)
+        aln = torch.zeros((n, indices.shape[0]))
+        aln[indices, torch.arange(indices.shape[0])] = 1
+        aln = aln.unsqueeze(0)
+        en = d.transpose(-1, -2) @ aln
+        f0, noise = m.predictor.F0Ntrain(en, s)
+        t_en = m.text_encoder(input_ids, input_lengths, text_mask)
+        audio = m.decoder(t_en @ aln, f0, noise, ref_s[:, :128]).squeeze()
+        return Synthesis(audio=audio.numpy().astype(np.float32), durations=pred_dur.numpy(),
+                         durations_raw=duration.squeeze(0).numpy())

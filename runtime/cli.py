@@ -1,0 +1,180 @@
+"""`kokoro-litert`: fetch weights, list voices, phonemize text and speak it.
+
+Heavy imports (torch, the model) happen inside the subcommands so `--help` stays instant.
+Every user error is a `KokoroError`: one line on stderr with the remedy, exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from .cache import cache_root
+from .errors import KokoroError
+
+
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _add_cache_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--cache-dir", type=Path, default=None,
+                   help="where weights, voices and bundles live (default: $KOKORO_LITERT_CACHE, "
+                        "else $XDG_CACHE_HOME/kokoro-litert)")
+
+
+def _fetch_options(args, **overrides):
+    from kokoro_litert.convert.fetch import FetchOptions
+
+    fields = dict(cache_dir=cache_root(args.cache_dir))
+    fields.update(overrides)
+    return FetchOptions(**fields)
+
+
+def cmd_fetch(args) -> int:
+    from kokoro_litert.convert.fetch import fetch
+
+    t0 = time.perf_counter()
+    result = fetch(_fetch_options(args, checkpoint=args.checkpoint, onnx=args.onnx, config=args.config,
+                                  voices=args.voices, hub=not args.no_hub, force=args.force))
+    _log(f"done in {time.perf_counter() - t0:.1f} s: weights from {result.weights_source}; "
+         f"voices from {result.voices_source}")
+    print(result.weights_dir)
+    return 0
+
+
+def cmd_voices(args) -> int:
+    from kokoro_litert.runtime.voices import list_voices
+
+    vdir = cache_root(args.cache_dir) / "voices"
+    names = list_voices(vdir)
+    if not names:
+        raise KokoroError(f"No voices in {vdir}.", "Run `kokoro-litert fetch` first.")
+    for name in names:
+        print(name)
+    return 0
+
+
+def cmd_phonemize(args) -> int:
+    from kokoro_litert.runtime.text import phonemize
+
+    result = phonemize(_read_text(args), lang=args.lang)
+    for warning in result.warnings:
+        _log(f"warning: {warning}")
+    print(result.normalized)
+    print(result.phonemes)
+    return 0
+
+
+def _read_text(args) -> str:
+    if getattr(args, "text_file", None):
+        try:
+            return Path(args.text_file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise KokoroError(f"Cannot read {args.text_file}: {e}.", "Pass a readable UTF-8 text file.") from e
+    if args.text is not None:
+        return args.text
+    if not sys.stdin.isatty():
+        return sys.stdin.read()
+    raise KokoroError("No text given.", "Pass TEXT, --text-file FILE, or pipe text on stdin.")
+
+
+def cmd_say(args) -> int:
+    from kokoro_litert.runtime.voices import load_voice
+    from kokoro_litert.runtime.wav import write_pcm_stdout, write_wav
+
+    if not 0.5 <= args.speed <= 2.0:
+        raise KokoroError(f"Speed {args.speed} is out of range.", "Use --speed between 0.5 and 2.0.")
+    if args.output is None and sys.stdout.isatty():
+        raise KokoroError("No output given and stdout is a terminal.", "Pass -o OUT.wav, or pipe stdout for raw PCM.")
+    if args.phonemes is not None:
+        phonemes = args.phonemes
+    else:
+        from kokoro_litert.runtime.text import phonemize
+
+        result = phonemize(_read_text(args), lang=args.lang)
+        for warning in result.warnings:
+            _log(f"warning: {warning}")
+        phonemes = result.phonemes
+    if not phonemes.strip():
+        raise KokoroError("Nothing speakable in the input.", "Pass text with words in it.")
+    cache = cache_root(args.cache_dir)
+    from kokoro_litert.convert.fetch import fetch, have_weights
+
+    if not have_weights(cache) or not (cache / "voices").is_dir():
+        _log("weights or voices missing: fetching them first")
+        fetch(_fetch_options(args))
+    pack = load_voice(args.voice, cache / "voices")
+    from kokoro_litert.convert.reference import TorchReference, phoneme_ids
+
+    reference = TorchReference(cache / "weights")
+    phoneme_ids(phonemes, reference.vocab)  # validate before the slow part
+    t0 = time.perf_counter()
+    synthesis = reference.synthesize(phonemes, pack, speed=args.speed, seed=args.seed)
+    elapsed = time.perf_counter() - t0
+    seconds = synthesis.audio.size / 24000
+    if args.output in (None, "-"):
+        write_pcm_stdout(synthesis.audio)
+    else:
+        write_wav(args.output, synthesis.audio)
+    _log(f"{seconds:.2f} s of audio in {elapsed:.2f} s (RTF {elapsed / seconds:.2f}, backend torch)"
+         + (f" -> {args.output}" if args.output not in (None, "-") else ""))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kokoro-litert", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("fetch", help="get the real Kokoro-82M weights and voices into the cache")
+    _add_cache_arg(p)
+    p.add_argument("--checkpoint", type=Path, help="official kokoro-v1_0.pth, or its folder (with config.json, voices/)")
+    p.add_argument("--onnx", type=Path, help="a kokoro-onnx export to import (kokoro-v1.0[.fp16|.int8].onnx)")
+    p.add_argument("--config", type=Path, help="config.json to use with --onnx or a bare .pth")
+    p.add_argument("--voices", type=Path, help="folder of .pt/.bin voices, or kokoro-onnx voices-v1.0.bin")
+    p.add_argument("--no-hub", action="store_true", help="skip the Hugging Face cache and hub")
+    p.add_argument("--force", action="store_true", help="re-import even if the cache has weights")
+    p.set_defaults(func=cmd_fetch)
+
+    p = sub.add_parser("voices", help="list the voices in the cache")
+    _add_cache_arg(p)
+    p.set_defaults(func=cmd_voices)
+
+    p = sub.add_parser("phonemize", help="print normalized text and Kokoro phonemes")
+    p.add_argument("text", nargs="?")
+    p.add_argument("--text-file", type=Path)
+    p.add_argument("--lang", default="a", help="a: American English (default), b: British English")
+    p.set_defaults(func=cmd_phonemize)
+
+    p = sub.add_parser("say", help="speak text (or --phonemes) to a 24 kHz WAV")
+    _add_cache_arg(p)
+    p.add_argument("text", nargs="?", help="text to speak (else --text-file or stdin)")
+    p.add_argument("--text-file", type=Path)
+    p.add_argument("--phonemes", help="Kokoro phonemes to speak instead of text")
+    p.add_argument("-o", "--output", help="output WAV; '-' or omitted with a pipe: raw 16-bit PCM on stdout")
+    p.add_argument("--voice", default="af_heart", help="name, .bin/.pt path, or blend 'af_heart:0.7,bf_emma:0.3'")
+    p.add_argument("--speed", type=float, default=1.0, help="0.5 to 2.0")
+    p.add_argument("--seed", type=int, default=0, help="excitation noise seed (output is deterministic)")
+    p.add_argument("--lang", default="a", help="a: American English (default), b: British English")
+    p.add_argument("--backend", choices=["torch"], default="torch",
+                   help="torch: the upstream PyTorch reference")
+    p.set_defaults(func=cmd_say)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KokoroError as e:
+        _log(f"error: {e}")
+        return 2
+    except KeyboardInterrupt:
+        _log("interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
