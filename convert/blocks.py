@@ -1,0 +1,350 @@
+"""Converter-friendly drop-ins for the Kokoro blocks litert-torch cannot convert as written.
+
+Adapted from hexgrad/kokoro 0.9.4 (`kokoro/modules.py`, `kokoro/istftnet.py`), itself adapted from
+yl4579/StyleTTS2. Each block keeps the parameter names of the module it replaces, so
+`block.load_state_dict(upstream.state_dict(), strict=True)` round-trips and a checkpoint loads into a
+swapped tree unchanged.
+
+The bundles run at fixed shapes (one bucket of T tokens or L frames per signature) while the real
+length varies per utterance. Upstream gets its length-dependence from `pack_padded_sequence` (does
+not export) and from running on unpadded tensors (instance-norm statistics over exactly the real
+frames). The masked blocks take a validity mask instead:
+
+    mask: [B, T] float (or int/bool), 1 on real steps, 0 on padding; real steps form a prefix.
+
+Note the polarity: upstream's `m` (`text_mask`) is True on PADDING; pass `(~m).float()`.
+
+| upstream                                                    | here                  | numerics            |
+|-------------------------------------------------------------|-----------------------|---------------------|
+| `nn.LSTM(C, H, batch_first=True, bidirectional=True)`       | `MaskedBiLSTM`        | float reassociation |
+|   + pack_padded_sequence / pad_packed_sequence              |                       |   (~1e-6)           |
+| `istftnet.AdaIN1d` (InstanceNorm1d over time + style affine)| `MaskedAdaIN1d`       | float reassociation |
+| `AdainResBlk1d.pool`: weight_norm(ConvTranspose1d(C, C, 3,  | `DepthwiseUpsample1d` | float reassociation |
+|   stride=2, padding=1, output_padding=1, groups=C))         |                       |   (1-2 ulp)         |
+
+Which norms need masking: only `AdaIN1d` normalises over time. `modules.LayerNorm` and
+`modules.AdaLayerNorm` normalise over channels, one frame at a time, so padding never reaches a
+real frame's statistics: they convert and stay as upstream wrote them.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+__all__ = ["MaskedBiLSTM", "MaskedAdaIN1d", "DepthwiseUpsample1d", "swap_blocks"]
+
+
+def _keep(mask: torch.Tensor) -> torch.Tensor:
+    """A validity mask ([B, T], any dtype, nonzero = real step) as bool."""
+    if mask.dtype == torch.bool:
+        return mask
+    return mask != 0
+
+
+class MaskedBiLSTM(nn.Module):
+    """One-layer bidirectional LSTM with packed-sequence semantics over a fixed-length input.
+
+    Re-authors `nn.LSTM(input_size, hidden_size, 1, batch_first=True, bidirectional=True)` as
+    run by upstream through `pack_padded_sequence` -> LSTM -> `pad_packed_sequence` (TextEncoder,
+    DurationEncoder, ProsodyPredictor.lstm) or directly on the unpadded input
+    (ProsodyPredictor.shared in `F0Ntrain`).
+
+    Why: `pack_padded_sequence` does not export, and a plain LSTM over a padded bucket lets the
+    padding leak into the backward direction of every real step. Here the time loop is unrolled
+    at trace time (the bucket length is fixed), the input projection `x @ W_ih^T + b_ih + b_hh`
+    is hoisted out of the loop as one matmul per direction, and each step is one
+    FULLY_CONNECTED per direction. (Batching the two directions as one [2, B, H] x [2, H, 4H]
+    BATCH_MATMUL converts ~1.5x faster but ran ~1.5-2x slower on XNNPACK, T=64, 640 -> 2x256.)
+    On a padded step the state (h, c) is frozen (`where`, so even non-finite padding cannot
+    leak), so the backward direction enters the last real step with the zero initial state,
+    exactly as packing gives; outputs on padded steps are zero, as `pad_packed_sequence` gives. `(h_n, c_n)` are the states after the
+    last real step (forward) and the first step (backward), as with a packed input.
+
+    Numerics: the same float32 operations in a different association (b_hh folded into the
+    hoisted projection); differences to `nn.LSTM` are a few 1e-7.
+
+    Parameters keep `nn.LSTM`'s names (`weight_ih_l0`, `weight_hh_l0`, `bias_ih_l0`,
+    `bias_hh_l0` and their `_reverse` twins; gate order i, f, g, o).
+    """
+
+    def __init__(self, input_size: int, hidden_size: int):
+        super().__init__()
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+        gates = 4 * hidden_size
+        for suffix in ("", "_reverse"):
+            self.register_parameter(f"weight_ih_l0{suffix}", nn.Parameter(torch.empty(gates, input_size)))
+            self.register_parameter(f"weight_hh_l0{suffix}", nn.Parameter(torch.empty(gates, hidden_size)))
+            self.register_parameter(f"bias_ih_l0{suffix}", nn.Parameter(torch.empty(gates)))
+            self.register_parameter(f"bias_hh_l0{suffix}", nn.Parameter(torch.empty(gates)))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """nn.LSTM's initialisation: U(-1/sqrt(H), 1/sqrt(H)) for every tensor."""
+        bound = 1.0 / math.sqrt(self.hidden_size)
+        for p in self.parameters():
+            nn.init.uniform_(p, -bound, bound)
+
+    @classmethod
+    def from_lstm(cls, lstm: nn.LSTM) -> "MaskedBiLSTM":
+        """A MaskedBiLSTM holding a copy of `lstm`'s weights (checks the configuration first)."""
+        unsupported = []
+        if not lstm.bidirectional:
+            unsupported.append("bidirectional=False")
+        if lstm.num_layers != 1:
+            unsupported.append(f"num_layers={lstm.num_layers}")
+        if not lstm.batch_first:
+            unsupported.append("batch_first=False")
+        if not lstm.bias:
+            unsupported.append("bias=False")
+        if lstm.proj_size:
+            unsupported.append(f"proj_size={lstm.proj_size}")
+        if unsupported:
+            raise ValueError(
+                f"MaskedBiLSTM replaces only nn.LSTM(batch_first=True, bidirectional=True, num_layers=1, "
+                f"bias=True); got {', '.join(unsupported)}. Keep that LSTM or extend MaskedBiLSTM."
+            )
+        block = cls(lstm.input_size, lstm.hidden_size)
+        block.load_state_dict(lstm.state_dict(), strict=True)
+        return block.to(lstm.weight_ih_l0.device)
+
+    def forward(
+        self, x: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """x: [B, T, C]; mask: [B, T] (1 real, 0 padding; None = all real).
+
+        Returns (output [B, T, 2H], (h_n [2, B, H], c_n [2, B, H])) like nn.LSTM.
+        """
+        if isinstance(x, nn.utils.rnn.PackedSequence):
+            raise TypeError(
+                "MaskedBiLSTM takes a padded [B, T, C] tensor and a [B, T] validity mask, not a "
+                "PackedSequence: call it as block(x, mask) instead of packing."
+            )
+        batch, steps, _ = x.shape
+        # Hoisted input projection, b_hh folded in: one FULLY_CONNECTED per direction.
+        xw_fwd = F.linear(x, self.weight_ih_l0, self.bias_ih_l0 + self.bias_hh_l0).unbind(1)  # T x [B, 4H]
+        xw_bwd = F.linear(x, self.weight_ih_l0_reverse, self.bias_ih_l0_reverse + self.bias_hh_l0_reverse).unbind(1)
+        keep = None if mask is None else _keep(mask).unsqueeze(-1).unbind(1)  # T x [B, 1]
+
+        h_fwd = c_fwd = h_bwd = c_bwd = x.new_zeros(batch, self.hidden_size)
+        out_fwd, out_bwd = [None] * steps, [None] * steps
+        # Unrolled at trace time; loop step t advances forward time t and backward time T-1-t.
+        for t in range(steps):
+            s = steps - 1 - t
+            h_fwd, c_fwd, out_fwd[t] = self._step(xw_fwd[t], h_fwd, c_fwd, self.weight_hh_l0, keep, t)
+            h_bwd, c_bwd, out_bwd[s] = self._step(xw_bwd[s], h_bwd, c_bwd, self.weight_hh_l0_reverse, keep, s)
+        out = torch.cat([torch.stack(out_fwd, dim=1), torch.stack(out_bwd, dim=1)], dim=-1)  # [B, T, 2H]
+        return out, (torch.stack([h_fwd, h_bwd]), torch.stack([c_fwd, c_bwd]))
+
+    @staticmethod
+    def _step(
+        xw: torch.Tensor,
+        h: torch.Tensor,
+        c: torch.Tensor,
+        w_hh: torch.Tensor,
+        keep: tuple[torch.Tensor, ...] | None,
+        t: int,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One LSTM step from the hoisted projection xw [B, 4H] (gate order i, f, g, o).
+
+        Returns (h, c, output); on a padded step h and c are the previous state, output is zero.
+        """
+        gates = xw + F.linear(h, w_hh)  # [B, 4H]
+        i, f, g, o = gates.chunk(4, dim=-1)
+        c_new = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        h_new = torch.sigmoid(o) * torch.tanh(c_new)
+        if keep is None:
+            return h_new, c_new, h_new
+        # `where`, not a 0/1 blend: non-finite padding input cannot reach the frozen state.
+        h = torch.where(keep[t], h_new, h)
+        c = torch.where(keep[t], c_new, c)
+        return h, c, torch.where(keep[t], h_new, 0.0)
+
+
+class MaskedAdaIN1d(nn.Module):
+    """Style-conditioned instance norm over the real frames of a fixed-length input.
+
+    Re-authors `istftnet.AdaIN1d` (used by every AdainResBlk1d of the prosody predictor and the
+    decoder, and every AdaINResBlock1 of the generator):
+    `(1 + gamma) * InstanceNorm1d(x) + beta` with `gamma, beta = fc(s).chunk(2)`.
+
+    Why: instance-norm statistics are taken over the whole time axis, so in a fixed-length bucket
+    the padded frames would change every real frame's mean and variance. With a mask, mean and
+    (biased) variance are taken over the real frames only, as upstream computes them on the
+    unpadded input, and the output is exactly zero on padded frames, so a following zero-padded
+    conv sees what upstream's conv padding gives it. Without a mask the block runs upstream's
+    code path unchanged.
+
+    Numerics: two-pass masked mean/variance and the affine folded into one scale and shift per
+    channel (`(1 + gamma) * norm.weight`, `(1 + gamma) * norm.bias + beta`): float reassociation,
+    a few 1e-6 relative to upstream on the real frames (about upstream's own distance to a
+    float64 evaluation). A single real frame gives variance 0 and the output
+    `(1 + gamma) * norm.bias + beta` (upstream's InstanceNorm1d raises on a 1-frame input).
+
+    Parameters keep AdaIN1d's names: `norm.weight`, `norm.bias` (InstanceNorm1d(affine=True), an
+    affine applied here as upstream applies it), `fc.weight`, `fc.bias`.
+    """
+
+    def __init__(self, style_dim: int, num_features: int):
+        super().__init__()
+        # affine=True as upstream (see its comment: an old torch.onnx workaround), eps 1e-5.
+        self.norm = nn.InstanceNorm1d(num_features, affine=True)
+        self.fc = nn.Linear(style_dim, num_features * 2)
+
+    @classmethod
+    def from_adain(cls, adain: nn.Module) -> "MaskedAdaIN1d":
+        """A MaskedAdaIN1d holding a copy of an upstream `istftnet.AdaIN1d`'s weights."""
+        norm = adain.norm
+        if not norm.affine or norm.track_running_stats:
+            raise ValueError(
+                "MaskedAdaIN1d expects AdaIN1d's InstanceNorm1d(affine=True, track_running_stats=False); "
+                f"got affine={norm.affine}, track_running_stats={norm.track_running_stats}."
+            )
+        block = cls(adain.fc.in_features, norm.num_features)
+        block.norm.eps = norm.eps
+        block.load_state_dict(adain.state_dict(), strict=True)
+        return block.to(adain.fc.weight.device)
+
+    def forward(self, x: torch.Tensor, s: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """x: [B, C, L]; s: [B, style_dim]; mask: [B, L] (1 real, 0 padding; None = all real)."""
+        h = self.fc(s).unsqueeze(-1)  # [B, 2C, 1]
+        gamma, beta = torch.chunk(h, chunks=2, dim=1)  # [B, C, 1] each
+        if mask is None:
+            return (1 + gamma) * self.norm(x) + beta  # upstream AdaIN1d.forward
+        keep = _keep(mask).unsqueeze(1)  # [B, 1, L]
+        scale = keep.to(x.dtype)
+        count = scale.sum(dim=-1, keepdim=True).clamp(min=1.0)  # [B, 1, 1]; clamp: empty mask -> 0 out
+        mean = torch.where(keep, x, 0.0).sum(dim=-1, keepdim=True) / count  # [B, C, 1]
+        centred = torch.where(keep, x - mean, 0.0)  # [B, C, L], exactly 0 on padding
+        var = (centred * centred).sum(dim=-1, keepdim=True) / count  # biased, as InstanceNorm
+        x_hat = centred * torch.rsqrt(var + self.norm.eps)
+        weight = self.norm.weight.view(1, -1, 1)
+        bias = self.norm.bias.view(1, -1, 1)
+        return x_hat * ((1 + gamma) * weight) + ((1 + gamma) * bias + beta) * scale
+
+
+class DepthwiseUpsample1d(nn.Module):
+    """Exact replacement for `AdainResBlk1d.pool`, Kokoro's depthwise x2 transposed-conv upsampler.
+
+    Re-authors `weight_norm(nn.ConvTranspose1d(C, C, 3, stride=2, padding=1, output_padding=1,
+    groups=C))`: [B, C, L] -> [B, C, 2L].
+
+    Why: litert-torch 0.10 lowers this grouped transposed conv WITHOUT error to a wrong graph
+    (a RESIZE_BILINEAR pattern; max abs error ~5 on random input). Written out, output j takes
+    inputs i with 2i - 1 + k = j, so the op is two interleaved depthwise filters (polyphase form):
+
+        y[2m]     = w[1] * x[m]                  + b
+        y[2m + 1] = w[2] * x[m] + w[0] * x[m+1]  + b      (x[L] = 0)
+
+    computed with MUL/ADD/PAD/SLICE and interleaved by stack + reshape. Measured on this box with
+    C=1090, L=1024 (decode.3's shape), XNNPACK 2 threads: polyphase 8.8 ms, 20 KB;
+    zero-insertion + depthwise Conv1d 11.1 ms (exact too, two extra TRANSPOSEs); transposed conv
+    with padding 0 then slice 49 ms, 530 KB (exact, dense TRANSPOSE_CONV); PyTorch eager 33 ms.
+
+    Numerics: the same products summed in another order (1-2 ulp). Input frames past the real
+    length must be zero for y[2L-1] to match upstream's real-length run (upstream has no x[L]);
+    outputs past 2L hold the bias, as any conv's padding frames would.
+
+    Parameters keep the weight-normed names `weight_g` [C, 1, 1], `weight_v` [C, 1, 3] and `bias`
+    [C]; the weight is rebuilt as upstream's hook does (`torch._weight_norm(v, g, 0)`), which the
+    converter folds to a constant (no norm ops in the graph). A module whose weight norm was
+    removed (`weight` [C, 1, 3]) is loaded with `weight_norm=False`.
+    """
+
+    def __init__(self, channels: int, weight_norm: bool = True):
+        super().__init__()
+        self.channels = channels
+        self.weight_norm = weight_norm
+        # bias first: weight_norm (and remove_weight_norm) re-register the weight after it upstream.
+        self.bias = nn.Parameter(torch.zeros(channels))
+        if weight_norm:
+            self.weight_g = nn.Parameter(torch.ones(channels, 1, 1))
+            self.weight_v = nn.Parameter(torch.randn(channels, 1, 3) / math.sqrt(3))
+        else:
+            self.weight = nn.Parameter(torch.randn(channels, 1, 3) / math.sqrt(3))
+
+    @classmethod
+    def from_conv_transpose(cls, conv: nn.ConvTranspose1d) -> "DepthwiseUpsample1d":
+        """A DepthwiseUpsample1d holding a copy of a (weight-normed or plain) upstream `pool`."""
+        if not cls.matches(conv):
+            raise ValueError(
+                "DepthwiseUpsample1d replaces only ConvTranspose1d(C, C, 3, stride=2, padding=1, "
+                f"output_padding=1, groups=C, bias=True); got {conv}."
+            )
+        if nn.utils.parametrize.is_parametrized(conv):
+            raise ValueError(
+                "DepthwiseUpsample1d loads upstream's torch.nn.utils.weight_norm (weight_g / weight_v) "
+                "or a plain weight; this conv uses parametrizations: remove them first "
+                "(torch.nn.utils.parametrize.remove_parametrizations(conv, 'weight'))."
+            )
+        weight_norm = hasattr(conv, "weight_g")
+        block = cls(conv.in_channels, weight_norm=weight_norm)
+        block.load_state_dict(conv.state_dict(), strict=True)
+        return block.to(conv.bias.device)
+
+    @staticmethod
+    def matches(conv: nn.Module) -> bool:
+        """Whether `conv` is the depthwise k3/s2/p1/op1 transposed conv this block replaces."""
+        return (
+            isinstance(conv, nn.ConvTranspose1d)
+            and conv.in_channels == conv.out_channels == conv.groups
+            and conv.kernel_size == (3,)
+            and conv.stride == (2,)
+            and conv.padding == (1,)
+            and conv.output_padding == (1,)
+            and conv.dilation == (1,)
+            and conv.bias is not None
+            and conv.padding_mode == "zeros"
+        )
+
+    def folded_weight(self) -> torch.Tensor:
+        """The effective ConvTranspose1d weight [C, 1, 3] (what upstream's weight-norm hook builds)."""
+        if self.weight_norm:
+            return torch._weight_norm(self.weight_v, self.weight_g, 0)
+        return self.weight
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: [B, C, L] -> [B, C, 2L]."""
+        w = self.folded_weight()[:, 0, :].unsqueeze(-1)  # [C, 3, 1]
+        b = self.bias.unsqueeze(-1)  # [C, 1]
+        x_next = F.pad(x[..., 1:], (0, 1))  # x[m+1], zero past the end  # [B, C, L]
+        even = x * w[:, 1] + b
+        odd = x * w[:, 2] + x_next * w[:, 0] + b
+        return torch.stack([even, odd], dim=-1).flatten(-2)  # interleave: [B, C, 2L]
+
+
+def swap_blocks(module: nn.Module) -> list[str]:
+    """Replace, in place, every converter-hostile block under `module`; return the swapped names.
+
+    - `nn.LSTM` (1 layer, bidirectional, batch_first) -> `MaskedBiLSTM`
+    - `kokoro.istftnet.AdaIN1d` -> `MaskedAdaIN1d`
+    - depthwise `ConvTranspose1d(C, C, 3, 2, padding=1, output_padding=1)` (the `pool` of
+      upsampling AdainResBlk1d; weight-normed or not) -> `DepthwiseUpsample1d`
+
+    Weights are copied and parameter names kept, so `module.state_dict()` has the same keys and
+    values before and after, and upstream forwards that call these children without a mask
+    compute what they computed before (up to float reassociation). Upstream forwards that feed an
+    LSTM a PackedSequence (TextEncoder, DurationEncoder, ProsodyPredictor.forward) must be
+    re-written to pass the mask instead; MaskedBiLSTM raises a TypeError if packed.
+    """
+    from kokoro.istftnet import AdaIN1d  # the pinned reference; imported here to keep this module light
+
+    swapped = []
+    for parent_name, parent in list(module.named_modules()):
+        for name, child in list(parent.named_children()):
+            if isinstance(child, nn.LSTM) and child.bidirectional:
+                new = MaskedBiLSTM.from_lstm(child)
+            elif isinstance(child, AdaIN1d):
+                new = MaskedAdaIN1d.from_adain(child)
+            elif DepthwiseUpsample1d.matches(child):
+                new = DepthwiseUpsample1d.from_conv_transpose(child)
+            else:
+                continue
+            new.train(child.training)
+            setattr(parent, name, new)
+            swapped.append(f"{parent_name}.{name}" if parent_name else name)
+    return swapped
