@@ -53,6 +53,9 @@ def flatten_components(official: dict) -> dict:
 
 
 def load_flat_state_dict(model, flat: dict) -> None:
+    # With disable_complex=True upstream's CustomSTFT keeps its fixed DFT bases as buffers; they are
+    # constants of the code, not of the checkpoint, so they are taken from the model itself.
+    flat = {**{k: v for k, v in model.state_dict().items() if k.startswith("decoder.generator.stft.")}, **flat}
     missing, unexpected = set(model.state_dict()) - set(flat), set(flat) - set(model.state_dict())
     if missing or unexpected:
         raise KokoroError(

@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from kokoro_litert.runtime.errors import KokoroError
+
 # Parameters that KModel owns but its forward pass never reads as anything but identity/unused,
 # so the ONNX export folded them away. (pattern, value, reason)
 ABSENT_FROM_EXPORT = (
@@ -47,8 +49,11 @@ _WEIGHT_OPS = {"Gather", "MatMul", "MatMulInteger", "Conv", "ConvInteger", "Conv
 _ONNX_TO_TORCH_GATES = [0, 2, 3, 1]  # ONNX i,o,f,c -> PyTorch i,f,g(c),o
 
 
-class ImportMismatch(RuntimeError):
+class ImportMismatch(KokoroError):
     """The export does not map one-to-one onto KModel's parameters."""
+
+    def __init__(self, problem: str):
+        super().__init__(problem, "Pass a kokoro-onnx export of Kokoro-82M v1.0 (kokoro-v1.0[.fp16|.int8].onnx).")
 
 
 @dataclass
@@ -97,7 +102,11 @@ class _Graph:
         import onnx
         from onnx import numpy_helper
 
-        model = onnx.load(str(path))
+        try:
+            model = onnx.load(str(path))
+        except Exception as e:  # protobuf raises several unrelated types on a damaged file
+            raise KokoroError(f"Cannot parse {path} as ONNX ({type(e).__name__}).",
+                              "The file is corrupt or not a kokoro-onnx export: download it again.") from e
         self.nodes = list(model.graph.node)
         self.init = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
         self.consumers: dict[str, list] = {}

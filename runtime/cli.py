@@ -90,6 +90,9 @@ def cmd_say(args) -> int:
     if args.output is None and sys.stdout.isatty():
         raise KokoroError("No output given and stdout is a terminal.", "Pass -o OUT.wav, or pipe stdout for raw PCM.")
     if args.phonemes is not None:
+        if not args.phonemes.strip():
+            raise KokoroError("The phoneme string is empty.",
+                              "Pass Kokoro phonemes, e.g. --phonemes \"həlˈO wˈɜɹld\", or text instead.")
         phonemes = args.phonemes
     else:
         from kokoro_litert.runtime.text import phonemize
