@@ -56,6 +56,10 @@ def zero_excitation_noise():
 
 
 class TorchReference:
+    """Upstream KModel as a synthesis backend (see `runtime.api.Backend`)."""
+
+    max_phonemes = MAX_PHONEMES
+
     def __init__(self, weights_dir: Path, disable_complex: bool = False):
         self.model = load_model(Path(weights_dir), disable_complex=disable_complex)
         self.vocab = self.model.vocab

@@ -81,49 +81,87 @@ def _read_text(args) -> str:
     raise KokoroError("No text given.", "Pass TEXT, --text-file FILE, or pipe text on stdin.")
 
 
-def cmd_say(args) -> int:
-    from kokoro_litert.runtime.voices import load_voice
-    from kokoro_litert.runtime.wav import write_pcm_stdout, write_wav
+def _progress_bar(done: int, total: int) -> None:
+    if total > 1 and sys.stderr.isatty():
+        width = 30
+        filled = int(width * done / total)
+        print(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} chunks", end="", file=sys.stderr, flush=True)
+        if done == total:
+            print(file=sys.stderr)
+    elif total > 1:
+        _log(f"chunk {done}/{total}")
 
-    if not 0.5 <= args.speed <= 2.0:
-        raise KokoroError(f"Speed {args.speed} is out of range.", "Use --speed between 0.5 and 2.0.")
-    if args.output is None and sys.stdout.isatty():
-        raise KokoroError("No output given and stdout is a terminal.", "Pass -o OUT.wav, or pipe stdout for raw PCM.")
-    if args.phonemes is not None:
-        if not args.phonemes.strip():
-            raise KokoroError("The phoneme string is empty.",
-                              "Pass Kokoro phonemes, e.g. --phonemes \"həlˈO wˈɜɹld\", or text instead.")
-        phonemes = args.phonemes
-    else:
-        from kokoro_litert.runtime.text import phonemize
 
-        result = phonemize(_read_text(args), lang=args.lang)
-        for warning in result.warnings:
-            _log(f"warning: {warning}")
-        phonemes = result.phonemes
-    if not phonemes.strip():
-        raise KokoroError("Nothing speakable in the input.", "Pass text with words in it.")
-    cache = cache_root(args.cache_dir)
-    from kokoro_litert.convert.fetch import fetch, have_weights
+def _backend(args, cache: Path):
+    from kokoro_litert.convert.fetch import FetchOptions, fetch, have_weights
 
     if not have_weights(cache) or not (cache / "voices").is_dir():
         _log("weights or voices missing: fetching them first")
-        fetch(_fetch_options(args))
-    pack = load_voice(args.voice, cache / "voices")
-    from kokoro_litert.convert.reference import TorchReference, phoneme_ids
+        fetch(FetchOptions(cache_dir=cache))
+    from kokoro_litert.convert.reference import TorchReference
 
-    reference = TorchReference(cache / "weights")
-    phoneme_ids(phonemes, reference.vocab)  # validate before the slow part
-    t0 = time.perf_counter()
-    synthesis = reference.synthesize(phonemes, pack, speed=args.speed, seed=args.seed)
-    elapsed = time.perf_counter() - t0
-    seconds = synthesis.audio.size / 24000
-    if args.output in (None, "-"):
-        write_pcm_stdout(synthesis.audio)
+    return TorchReference(cache / "weights")
+
+
+def cmd_say(args) -> int:
+    import json
+
+    from kokoro_litert.runtime.api import Kokoro
+    from kokoro_litert.runtime.wav import WavStream, to_pcm16
+
+    if not 0.5 <= args.speed <= 2.0:
+        raise KokoroError(f"Speed {args.speed} is out of range.", "Use --speed between 0.5 and 2.0.")
+    to_stdout = args.output in (None, "-")
+    if args.output is None and sys.stdout.isatty():
+        raise KokoroError("No output given and stdout is a terminal.", "Pass -o OUT.wav, or pipe stdout for raw PCM.")
+    if args.phonemes is not None and not args.phonemes.strip():
+        raise KokoroError("The phoneme string is empty.",
+                          "Pass Kokoro phonemes, e.g. --phonemes \"həlˈO wˈɜɹld\", or text instead.")
+    text = None if args.phonemes is not None else _read_text(args)
+    if not to_stdout:
+        out = Path(args.output)
+        if out.is_dir() or not out.parent.exists():
+            raise KokoroError(f"Cannot write {out}: {'it is a directory' if out.is_dir() else 'no such folder'}.",
+                              "Pass -o with a file name in an existing, writable folder.")
+    cache = cache_root(args.cache_dir)
+    backend = _backend(args, cache)
+    tts = Kokoro(backend, cache / "voices")
+    tts.voice(args.voice)  # fail on a bad voice before any synthesis
+    if args.phonemes is not None:
+        from kokoro_litert.convert.reference import phoneme_ids
+
+        phoneme_ids(args.phonemes.strip(), backend.vocab)
+        chunks = tts.stream_phonemes(args.phonemes.strip(), args.voice, args.speed, args.seed, _progress_bar)
     else:
-        write_wav(args.output, synthesis.audio)
-    _log(f"{seconds:.2f} s of audio in {elapsed:.2f} s (RTF {elapsed / seconds:.2f}, backend torch)"
-         + (f" -> {args.output}" if args.output not in (None, "-") else ""))
+        chunks = tts.stream(text, args.voice, args.speed, args.lang, args.seed,
+                            warn=lambda m: _log(f"warning: {m}"), progress=_progress_bar)
+    t0 = time.perf_counter()
+    first_audio = None
+    words = []
+    samples = 0
+
+    def consume(sink) -> None:
+        nonlocal first_audio, samples
+        for chunk in chunks:
+            first_audio = first_audio or time.perf_counter() - t0
+            sink(chunk.audio)
+            samples += chunk.audio.size
+            words.extend({"word": w.word, "start": round(w.start, 3), "end": round(w.end, 3)} for w in chunk.words)
+
+    if to_stdout:
+        consume(lambda audio: (sys.stdout.buffer.write(to_pcm16(audio)), sys.stdout.buffer.flush()))
+    else:
+        with WavStream(args.output) as wav:
+            consume(wav.write)
+    if args.timestamps:
+        from kokoro_litert.runtime.cache import atomic_write
+
+        with atomic_write(args.timestamps, "w") as f:
+            json.dump(words, f, ensure_ascii=False, indent=1)
+    elapsed = time.perf_counter() - t0
+    seconds = samples / 24000
+    _log(f"{seconds:.2f} s of audio in {elapsed:.2f} s (RTF {elapsed / max(seconds, 1e-9):.2f}, first audio after "
+         f"{first_audio or 0:.2f} s, backend {args.backend})" + ("" if to_stdout else f" -> {args.output}"))
     return 0
 
 
@@ -163,6 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lang", default="a", help="a: American English (default), b: British English")
     p.add_argument("--backend", choices=["torch"], default="torch",
                    help="torch: the upstream PyTorch reference")
+    p.add_argument("--timestamps", type=Path, help="write word start/end times (JSON) here")
     p.set_defaults(func=cmd_say)
     return parser
 

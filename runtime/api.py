@@ -1,0 +1,216 @@
+"""Text in, speech out: chunking, streaming, voices, speed and word timings over a synthesis backend.
+
+    tts = Kokoro(backend)                       # a LiteRT bundle runner or the torch reference
+    samples, sample_rate = tts.create("Hello there.", voice="af_heart", speed=1.0)
+    for chunk in tts.stream(long_text): ...     # chunk.audio, chunk.text, chunk.words (start/end s)
+
+A backend needs `synthesize(phonemes, voice_pack, speed, seed)` returning an object with `.audio`
+(float32, 24 kHz) and `.durations` (frames per token, boundary tokens included), and
+`max_phonemes`. It may raise `ChunkTooLong` when the predicted frames overflow its largest bucket;
+the chunk is then split and retried.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator, Protocol
+
+import numpy as np
+
+from kokoro_litert.buckets import SAMPLE_RATE, SAMPLES_PER_FRAME
+
+from .errors import KokoroError
+from .voices import load_voice
+
+SENTENCE_END = ".!?…"
+CLAUSE_END = ",;:—"
+PAUSE_AFTER_SENTENCE = 0.20  # s of silence inserted after a sentence ends
+PAUSE_AFTER_CLAUSE = 0.08  # s after a clause split of an over-long sentence
+EDGE_FADE = 0.005  # s raised-cosine fade at both ends of every chunk: no clicks at the joins
+STRESS_MARKS = "ˈˌ"
+
+
+class ChunkTooLong(Exception):
+    """Raised by a backend whose largest bucket cannot hold the chunk's predicted frames."""
+
+
+class Backend(Protocol):
+    max_phonemes: int
+
+    def synthesize(self, phonemes: str, voice_pack: np.ndarray, speed: float, seed: int): ...
+
+
+@dataclass
+class WordTiming:
+    word: str
+    start: float  # seconds from the start of the whole output
+    end: float
+
+
+@dataclass
+class Chunk:
+    index: int
+    text: str
+    phonemes: str
+    audio: np.ndarray  # float32 at 24 kHz, including the pause that follows the chunk
+    start: float  # seconds from the start of the whole output
+    words: list[WordTiming] = field(default_factory=list)
+
+
+@dataclass
+class _Piece:
+    phonemes: str
+    words: list[tuple[int, int, str]]  # (start char, end char, source text) within `phonemes`
+    pause: float
+
+
+def _word_spans(phonemes: str, words) -> list[tuple[int, int, str]]:
+    """(start, end, source text) of each spoken word in the phoneme string.
+
+    Words normalized from one source token ("$3.50" -> three dollars and fifty cents) are merged
+    back into one timed word.
+    """
+    spans: list[tuple[int, int, str]] = []
+    cursor = 0
+    for w in words:
+        if not w.phonemes.strip() or not any(ch.isalpha() for ch in w.phonemes):
+            continue  # punctuation-only tokens carry no timing
+        at = phonemes.find(w.phonemes, cursor)
+        if at < 0:
+            continue
+        end = at + len(w.phonemes)
+        if spans and spans[-1][2] == w.text and not w.text.isalpha():
+            spans[-1] = (spans[-1][0], end, w.text)
+        else:
+            spans.append((at, end, w.text))
+        cursor = end
+    return spans
+
+
+def _cut_points(phonemes: str, marks: str) -> list[int]:
+    """Positions just after a mark (and its trailing space) where a chunk may end."""
+    return [m.end() for m in re.finditer(f"[{re.escape(marks)}]+[\"”)]*( |$)", phonemes)]
+
+
+def split_phonemes(phonemes: str, spans, max_len: int) -> list[_Piece]:
+    """Sentences first; an over-long sentence at clauses, then spaces, then any phoneme boundary."""
+    pieces: list[_Piece] = []
+    start = 0
+    sentence_cuts = [c for c in _cut_points(phonemes, SENTENCE_END) if c < len(phonemes)] + [len(phonemes)]
+    for end in sentence_cuts:
+        if end <= start:
+            continue
+        pieces.extend(_split_long(phonemes, start, end, max_len, spans))
+        start = end
+    return [p for p in pieces if p.phonemes.strip()]
+
+
+def _split_long(phonemes: str, start: int, end: int, max_len: int, spans) -> list[_Piece]:
+    out = []
+    while start < end:
+        stop, pause = end, PAUSE_AFTER_SENTENCE
+        if end - start > max_len:
+            window = phonemes[start : start + max_len + 1]
+            clause = [c for c in _cut_points(window, CLAUSE_END) if 0 < c <= max_len]
+            space = [m.end() for m in re.finditer(" ", window) if 0 < m.end() <= max_len]
+            if clause:
+                stop, pause = start + clause[-1], PAUSE_AFTER_CLAUSE
+            elif space:
+                stop, pause = start + space[-1], 0.0
+            else:  # one enormous word: cut at a phoneme boundary, never between a stress mark and its vowel
+                stop, pause = start + max_len, 0.0
+                while stop - 1 > start and phonemes[stop - 1] in STRESS_MARKS:
+                    stop -= 1
+        text = phonemes[start:stop]
+        lead = len(text) - len(text.lstrip())
+        piece_spans = [(max(s, start) - start - lead, min(e, stop) - start - lead, w)
+                       for s, e, w in spans if s < stop and e > start]
+        out.append(_Piece(text.strip(), [(s, e, w) for s, e, w in piece_spans if e > s], pause))
+        start = stop
+    return out
+
+
+def _fade_edges(audio: np.ndarray) -> np.ndarray:
+    n = min(int(EDGE_FADE * SAMPLE_RATE), audio.size // 2)
+    if n > 1:
+        ramp = 0.5 - 0.5 * np.cos(np.linspace(0, np.pi, n, dtype=np.float32))
+        audio = audio.copy()
+        audio[:n] *= ramp
+        audio[-n:] *= ramp[::-1]
+    return audio
+
+
+class Kokoro:
+    """Speaks English text through a synthesis backend. See the module docstring for the API."""
+
+    def __init__(self, backend: Backend, voices_dir: str | Path):
+        self.backend = backend
+        self.voices_dir = Path(voices_dir)
+        self._voices: dict[str, np.ndarray] = {}
+
+    def voice(self, spec: str) -> np.ndarray:
+        if spec not in self._voices:
+            self._voices[spec] = load_voice(spec, self.voices_dir)
+        return self._voices[spec]
+
+    def create(self, text: str, voice: str = "af_heart", speed: float = 1.0, lang: str = "a",
+               seed: int = 0) -> tuple[np.ndarray, int]:
+        chunks = [c.audio for c in self.stream(text, voice, speed, lang, seed)]
+        return (np.concatenate(chunks) if chunks else np.zeros(0, np.float32)), SAMPLE_RATE
+
+    def stream(self, text: str, voice: str = "af_heart", speed: float = 1.0, lang: str = "a",
+               seed: int = 0, warn=None, progress=None) -> Iterator[Chunk]:
+        from .text import phonemize
+
+        if not 0.5 <= speed <= 2.0:
+            raise KokoroError(f"Speed {speed} is out of range.", "Use a speed between 0.5 and 2.0.")
+        pack = self.voice(voice)
+        result = phonemize(text, lang=lang)
+        for message in result.warnings:
+            if warn:
+                warn(message)
+        if not result.phonemes.strip():
+            raise KokoroError("Nothing speakable in the input.", "Pass text with English words in it.")
+        spans = _word_spans(result.phonemes, result.words)
+        pieces = split_phonemes(result.phonemes, spans, self.backend.max_phonemes)
+        yield from self._synthesize_pieces(pieces, pack, speed, seed, progress)
+
+    def stream_phonemes(self, phonemes: str, voice: str = "af_heart", speed: float = 1.0,
+                        seed: int = 0, progress=None) -> Iterator[Chunk]:
+        pack = self.voice(voice)
+        spans = [(m.start(), m.end(), m.group()) for m in re.finditer(r"\S+", phonemes)]
+        yield from self._synthesize_pieces(split_phonemes(phonemes, spans, self.backend.max_phonemes),
+                                           pack, speed, seed, progress)
+
+    def _synthesize_pieces(self, pieces: list[_Piece], pack, speed: float, seed: int,
+                           progress=None) -> Iterator[Chunk]:
+        clock = 0.0
+        queue = list(pieces)
+        index = 0
+        while queue:
+            piece = queue.pop(0)
+            try:
+                out = self.backend.synthesize(piece.phonemes, pack, speed, seed + index)
+            except ChunkTooLong:
+                halves = _split_long(piece.phonemes, 0, len(piece.phonemes), max(len(piece.phonemes) // 2, 1),
+                                     piece.words)
+                halves[-1].pause = piece.pause
+                queue[:0] = halves
+                continue
+            audio = _fade_edges(np.asarray(out.audio, dtype=np.float32))
+            frames = np.concatenate([[0], np.cumsum(out.durations)])
+            words = []
+            for s, e, w in piece.words:
+                # phoneme character j is token j + 1 (token 0 is the leading boundary pad)
+                t0 = frames[min(s + 1, len(frames) - 1)] * SAMPLES_PER_FRAME / SAMPLE_RATE
+                t1 = frames[min(e + 1, len(frames) - 1)] * SAMPLES_PER_FRAME / SAMPLE_RATE
+                words.append(WordTiming(w, clock + t0, clock + t1))
+            pause = np.zeros(int(piece.pause * SAMPLE_RATE), np.float32)
+            chunk_audio = np.concatenate([audio, pause])
+            yield Chunk(index, " ".join(w for _, _, w in piece.words), piece.phonemes, chunk_audio, clock, words)
+            clock += chunk_audio.size / SAMPLE_RATE
+            index += 1
+            if progress:
+                progress(index, index + len(queue))
