@@ -1,0 +1,124 @@
+"""The Kokoro API over a stub backend: chunking, joins, timings, odd text. No weights needed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kokoro_litert.runtime.api import ChunkTooLong, Kokoro, split_phonemes
+from kokoro_litert.runtime.errors import KokoroError
+
+
+class StubBackend:
+    """Two frames per phoneme character, a constant tone per frame; records what it was asked."""
+
+    def __init__(self, max_phonemes=60, max_frames=None):
+        self.max_phonemes = max_phonemes
+        self.max_frames = max_frames
+        self.calls = []
+
+    def synthesize(self, phonemes, voice_pack, speed, seed):
+        assert 0 < len(phonemes) <= self.max_phonemes
+        durations = np.full(len(phonemes) + 2, 2, dtype=np.int64)
+        if self.max_frames and durations.sum() > self.max_frames:
+            raise ChunkTooLong(phonemes)
+        self.calls.append(phonemes)
+        audio = 0.1 * np.sin(np.arange(durations.sum() * 600, dtype=np.float32) / 10)
+        return type("Out", (), {"audio": audio.astype(np.float32), "durations": durations})
+
+
+@pytest.fixture
+def voices_dir(tmp_path):
+    (tmp_path / "af_test.bin").write_bytes(np.random.default_rng(0).random((510, 1, 256), np.float32).tobytes())
+    return tmp_path
+
+
+def test_sentences_become_chunks_and_nothing_is_dropped(voices_dir):
+    backend = StubBackend()
+    text = "The first sentence is here. A second one follows! Does a third ask?"
+    chunks = list(Kokoro(backend, voices_dir).stream(text, voice="af_test"))
+    assert len(chunks) == 3
+    spoken = [w.word for c in chunks for w in c.words]
+    assert spoken == ["The", "first", "sentence", "is", "here", "A", "second", "one", "follows",
+                      "Does", "a", "third", "ask"]
+    starts = [w.start for c in chunks for w in c.words]
+    assert starts == sorted(starts)
+    assert chunks[1].start == pytest.approx(chunks[0].audio.size / 24000)
+
+
+def test_over_long_sentences_split_at_clauses_then_words_never_truncated(voices_dir):
+    backend = StubBackend(max_phonemes=40)
+    text = ("This rather long sentence keeps going, and going, with many words in it "
+            "so that it cannot possibly fit in one small bucket of forty phonemes.")
+    tts = Kokoro(backend, voices_dir)
+    chunks = list(tts.stream(text, voice="af_test"))
+    assert len(chunks) > 2 and all(len(c.phonemes) <= 40 for c in chunks)
+    words = [w.word for c in chunks for w in c.words]
+    assert words == [w.strip(",.") for w in text.split()]
+
+
+def test_a_2000_character_word_is_split_at_phoneme_boundaries(voices_dir):
+    backend = StubBackend(max_phonemes=50)
+    chunks = list(Kokoro(backend, voices_dir).stream("ab" * 1000, voice="af_test"))
+    joined = "".join(backend.calls)
+    assert len(chunks) > 1 and all(0 < len(p) <= 50 for p in backend.calls)
+    assert not any(p[-1] in "ˈˌ" for p in backend.calls)  # a stress mark stays with its vowel
+    assert len(joined) >= 1000
+
+
+def test_frames_overflow_splits_the_chunk_and_retries(voices_dir):
+    backend = StubBackend(max_phonemes=200, max_frames=100)
+    text = "one two three four five six seven eight nine ten eleven twelve thirteen fourteen"
+    chunks = list(Kokoro(backend, voices_dir).stream(text, voice="af_test"))
+    assert len(chunks) > 1
+    assert [w.word for c in chunks for w in c.words] == text.split()
+
+
+def test_word_timings_follow_durations(voices_dir):
+    backend = StubBackend()
+    chunk = next(Kokoro(backend, voices_dir).stream("Hi there.", voice="af_test"))
+    # stub: 2 frames (50 ms) per phoneme character; token 0 is the leading pad
+    first, second = chunk.words
+    assert first.start == pytest.approx(0.05)
+    assert first.end == pytest.approx(0.05 + 0.05 * len("hˈI"), abs=0.051)
+    assert second.start >= first.end
+
+
+def test_joins_are_faded_and_padded_with_silence(voices_dir):
+    chunks = list(Kokoro(StubBackend(), voices_dir).stream("One. Two.", voice="af_test"))
+    a = chunks[0].audio
+    assert abs(a[0]) < 1e-6 and np.all(a[-int(0.2 * 24000):] == 0)
+
+
+@pytest.mark.parametrize("text", ["", "   \n\t ", "🙂🙂🙂", "☃"])
+def test_nothing_speakable_is_a_clear_error(voices_dir, text):
+    with pytest.raises(KokoroError, match="Nothing speakable"):
+        list(Kokoro(StubBackend(), voices_dir).stream(text, voice="af_test"))
+
+
+def test_mixed_scripts_speak_the_english_and_warn(voices_dir):
+    warnings = []
+    chunks = list(Kokoro(StubBackend(), voices_dir).stream("Hello 世界 friend 🙂", voice="af_test",
+                                                          warn=warnings.append))
+    assert [w.word for c in chunks for w in c.words] == ["Hello", "friend"]
+    assert warnings
+
+
+def test_speed_and_voice_are_checked(voices_dir):
+    tts = Kokoro(StubBackend(), voices_dir)
+    with pytest.raises(KokoroError, match="Speed"):
+        list(tts.stream("hi", voice="af_test", speed=2.5))
+    with pytest.raises(KokoroError, match="Unknown voice"):
+        list(tts.stream("hi", voice="af_missing"))
+
+
+def test_blend_weights_are_normalized(voices_dir):
+    (voices_dir / "af_zero.bin").write_bytes(np.zeros((510, 1, 256), np.float32).tobytes())
+    tts = Kokoro(StubBackend(), voices_dir)
+    np.testing.assert_allclose(tts.voice("af_test:0.75,af_zero:0.25"), 0.75 * tts.voice("af_test"), rtol=1e-6)
+
+
+def test_split_phonemes_keeps_every_character():
+    phonemes = "ðɪs ɪz wˈʌn. ænd ðɪs, ɪz ɐnˈʌðɚ wˈʌn!"
+    pieces = split_phonemes(phonemes, [], max_len=12)
+    assert "".join(p.phonemes.replace(" ", "") for p in pieces) == phonemes.replace(" ", "")
