@@ -8,8 +8,10 @@ and every weight is then loaded with `strict=True`, so a missing or unexpected t
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
+import warnings
 from pathlib import Path
 
 from kokoro_litert.runtime.errors import KokoroError
@@ -19,8 +21,22 @@ COMPONENTS = ("bert", "bert_encoder", "predictor", "text_encoder", "decoder")
 REPO_ID = "hexgrad/Kokoro-82M"
 
 
+def quiet_upstream_imports() -> None:
+    """Keep import-time chatter of the reference stack off the user's terminal.
+
+    transformers imports torchao (pulled in by litert-torch), which logs failed optional CUDA
+    kernels; torch logs a pytree deprecation; upstream kokoro builds nn.LSTM(dropout, 1 layer) and
+    uses the deprecated weight_norm API. None of it affects results.
+    """
+    for name in ("torchao", "torch.utils._pytree"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", message=".*dropout option adds dropout.*")
+    warnings.filterwarnings("ignore", message=".*weight_norm.*is deprecated.*")
+
+
 def build_kmodel(config: dict, disable_complex: bool = False):
     """Upstream KModel with untrained weights; load real ones with `load_flat_state_dict`."""
+    quiet_upstream_imports()
     import torch
     from kokoro.model import KModel
 
