@@ -362,3 +362,13 @@ def wer(references: list[str], hypotheses: list[str]) -> float:
     if empty:
         raise ValueError(f"references {empty} have no words after normalization")
     return float(jiwer.wer(refs, hyps))
+
+
+def wer_with_report(references: list[str], hypotheses: list[str], label: str) -> float:
+    """Corpus WER, printing each sentence the judge heard differently (visible with pytest -s)."""
+    for ref, hyp in zip(references, hypotheses):
+        if normalize(ref) != normalize(hyp):
+            print(f"\n  said:  {ref!r}\n  heard: {hyp!r}")
+    score = wer(references, hypotheses)
+    print(f"\nWER ({label}, {len(references)} sentences): {score:.2%}")
+    return score

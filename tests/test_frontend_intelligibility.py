@@ -20,10 +20,6 @@ def test_numbers_currency_times_dates_are_understood(reference, heart):
         result = phonemize(s.text)
         assert not result.warnings, (s.text, result.warnings)
         hypotheses.append(asr_judge.transcribe(reference.synthesize(result.phonemes, heart).audio, 24_000))
-    score = asr_judge.wer([s.text for s in sentences], hypotheses)
-    for s, h in zip(sentences, hypotheses):
-        if asr_judge.normalize(s.text) != asr_judge.normalize(h):
-            print(f"\n  {s.id}: {s.text!r}\n      heard: {h!r}")
-    print(f"\nWER (G2P + torch reference, {len(sentences)} number-heavy sentences): {score:.2%}")
+    score = asr_judge.wer_with_report([s.text for s in sentences], hypotheses, "G2P + torch reference, numbers")
     # kokoro-onnx's espeak-only front-end scores about 14% on such text (shared/NOTES.md).
     assert score <= 0.05

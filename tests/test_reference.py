@@ -99,9 +99,5 @@ def test_reference_is_intelligible(reference, heart):
 
     sentences = load_sentences("dev")[10:30]
     hypotheses = [asr_judge.transcribe(reference.synthesize(s.phonemes, heart).audio, 24_000) for s in sentences]
-    score = asr_judge.wer([s.text for s in sentences], hypotheses)
-    for s, h in zip(sentences, hypotheses):
-        if asr_judge.normalize(s.text) != asr_judge.normalize(h):
-            print(f"\n  {s.id}: {s.text!r}\n      heard: {h!r}")
-    print(f"\nWER (torch reference, {len(sentences)} dev sentences): {score:.2%}")
+    score = asr_judge.wer_with_report([s.text for s in sentences], hypotheses, "torch reference, dev")
     assert score <= 0.03
