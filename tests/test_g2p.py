@@ -232,3 +232,26 @@ def test_speed_lexicon_words():
     phonemize(text)
     rate = len(words) / (time.perf_counter() - start)
     assert rate >= 5000, f"{rate:.0f} words/s"
+
+
+def test_bench_frontend_figures():
+    from kokoro_litert.runtime.text.bench import SAMPLE_TEXT, bench_frontend
+
+    assert 950 <= len(SAMPLE_TEXT.split()) <= 1100
+    assert not phonemize(SAMPLE_TEXT).warnings
+    fig = bench_frontend("Dr. Smith paid $3.50 for 1/2 a pie on March 3rd, 2027.", repeats=2)
+    assert fig["words"] == 12 and fig["repeats"] == 2 and fig["warnings"] == 0
+    assert fig["words_per_second"] == pytest.approx(fig["words"] / fig["pass_seconds_best"])
+    assert fig["load_seconds"] > 0 and fig["lexicon_mb"] > 10  # the tables really were reloaded
+    assert fig["tracemalloc_peak_mb"] >= fig["lexicon_mb"] and fig["rss_delta_mb"] >= 0
+    assert all(isinstance(v, (int, float, str)) for v in fig.values())
+    assert phonemize("hello").phonemes == "həlˈO"  # the caches still work after the reload
+
+
+def test_bench_frontend_rejects_bad_input():
+    from kokoro_litert.runtime.text.bench import bench_frontend
+
+    with pytest.raises(ValueError, match="repeats"):
+        bench_frontend("hello", repeats=0)
+    with pytest.raises(ValueError, match="no words"):
+        bench_frontend("   ")

@@ -81,6 +81,11 @@ CASES = [
     ("Jan. 5", "January fifth"),
     ("on Dec 25", "on December twenty-fifth"),
     ("2026-10-01", "October first, twenty twenty-six"),
+    ("10/05/2026", "October fifth, twenty twenty-six"),  # American order: month first
+    ("25/12/2026", "December twenty-fifth, twenty twenty-six"),  # a first part over 12 is the day
+    ("on 10-05-2026.", "on October fifth, twenty twenty-six."),
+    ("13/13/2026", "thirteen slash thirteen slash twenty twenty-six"),  # no such date: read as written
+    ("in Feb. 2019", "in February twenty nineteen"),
     # phone numbers: digit by digit, groups separated by commas
     ("(555) 123-4567", "five five five, one two three, four five six seven"),
     ("555-867-5309", "five five five, eight six seven, five three zero nine"),
@@ -91,7 +96,18 @@ CASES = [
     ("Mr. Jones", "Mister Jones"),
     ("Mrs. Brown", "Missus Brown"),
     ("St. Louis", "Saint Louis"),
+    ("in St. Louis.", "in Saint Louis."),
     ("Main St.", "Main Street."),
+    ("Baker St.", "Baker Street."),
+    ("221 Baker St., Suite 3B", "two hundred twenty-one Baker Street, Suite three B"),
+    ("221 Baker St. Then we", "two hundred twenty-one Baker Street. Then we"),  # the period also ends the sentence
+    ("Baker St. is closed", "Baker Street is closed"),
+    ("Main St is", "Main Street is"),
+    ("on Church St. Then", "on Church Street. Then"),
+    ("Mount St. Helens", "Mount Saint Helens"),  # a saint's name after a capitalized word
+    ("Yves St. Laurent", "Yves Saint Laurent"),
+    ("The St. Regis", "The Saint Regis"),  # not a saint we list, but "The" is no street name
+    ("in St Kilda", "in Saint Kilda"),
     ("Elm Dr. is", "Elm Drive is"),
     ("apples, etc. Next", "apples, et cetera. Next"),
     ("us vs. them", "us versus them"),
@@ -109,6 +125,11 @@ CASES = [
     ("60 mph", "sixty miles per hour"),
     ("2.5 GB", "two point five gigabytes"),
     ("30 min", "thirty minutes"),
+    ("every 20 min. from here", "every twenty minutes from here"),  # the unit's period is not a stop
+    ("it took 5 km.", "it took five kilometers."),
+    ("34 mpg", "thirty-four miles per gallon"),
+    ("$1.10 per lb", "one dollar and ten cents per pound"),
+    ("60 per m", "sixty per m"),  # one-letter symbols are too ambiguous without a number
     ("5 minutes", "five minutes"),  # a spelled unit is not an abbreviation
     # Roman numerals, only where unambiguous
     ("Henry VIII", "Henry the Eighth"),
@@ -130,6 +151,36 @@ CASES = [
     ("mp3", "mp three"),
     ("B2B", "B two B"),
     ("10–20", "ten to twenty"),
+    # fractions
+    ("1/2", "one half"),
+    ("1/4", "one quarter"),
+    ("3/4", "three quarters"),
+    ("2/3", "two thirds"),
+    ("5/8", "five eighths"),
+    ("7/16", "seven sixteenths"),
+    ("1/100", "one hundredth"),
+    ("3/2", "three halves"),
+    ("1 1/2 cups", "one and a half cups"),
+    ("2 3/4", "two and three quarters"),
+    ("1/2 a cup", "half a cup"),
+    ("24/7", "twenty-four seven"),  # improper, not halves or quarters: a ratio
+    ("50/50", "fifty fifty"),
+    ("9/11", "nine eleven"),  # elevenths are not a fraction people write
+    ("1/2.", "one half."),
+    # ranges: hyphen or en dash between exactly two numbers
+    ("2-3 days", "two to three days"),
+    ("1990–1995", "nineteen ninety to nineteen ninety-five"),
+    ("1990-1995", "nineteen ninety to nineteen ninety-five"),
+    ("1990-95", "nineteen ninety to ninety-five"),
+    ("won 3-2", "won three to two"),  # scores read the same way
+    ("5-10%", "five to ten percent"),
+    ("2.5-3.5 kg", "two point five to three point five kilograms"),
+    ("$10-$20", "ten dollars to twenty dollars"),
+    ("9:00-10:30", "nine o'clock to ten thirty"),
+    ("2-3 p.m.", "two to three PM."),
+    ("10–$20", "ten to twenty dollars"),
+    ("555-1234", "five five five, one two three four"),  # three then four digits: a phone number
+    ("2-3-year-old", "two-three-year-old"),  # three numbers: not a range
     ("wait -- no", "wait — no"),
     ("so...", "so…"),
     ("", ""),
@@ -149,6 +200,10 @@ def test_table_size():
     ("10 km", "ten kilometres"),
     ("250 ml", "two hundred fifty millilitres"),
     ("£2.50", "two pounds and fifty pence"),
+    ("10/05/2026", "May tenth, twenty twenty-six"),  # British order: day first
+    ("12/25/2026", "December twenty-fifth, twenty twenty-six"),  # no 25th month: American order
+    ("£3 per kg", "three pounds per kilogram"),
+    ("5 km per hr", "five kilometres per hour"),
 ])
 def test_normalize_british_spelling(text, expected):
     assert normalize(text, "b") == expected

@@ -3,9 +3,9 @@
 `normalize(text, lang)` rewrites text into words the lexicon can read. It is a fixed sequence of
 regex passes; the order matters (dates and times before bare numbers, currency before units, ...):
 
-    unicode cleanup -> urls/emails -> abbreviations -> ISO dates -> month-name dates -> times
-    -> phone numbers -> currency -> percentages -> units -> decades -> ordinals -> numbers
-    -> Roman numerals -> symbols -> whitespace
+    unicode cleanup -> urls/emails -> abbreviations -> ISO, numeric and month-name dates -> ranges
+    -> times -> phone numbers -> fractions -> currency -> percentages -> units -> decades
+    -> ordinals -> numbers -> Roman numerals -> symbols -> whitespace
 
 Readings follow upstream misaki where it defines one (a four-digit integer is read as a year,
 "$3.50" is "three dollars and fifty cents", a leading "-" is "minus", "and" is never inserted
@@ -46,6 +46,7 @@ UNITS = {
     "ms": ("millisecond", "milliseconds"), "sec": ("second", "seconds"), "min": ("minute", "minutes"),
     "hr": ("hour", "hours"), "hrs": ("hour", "hours"),
     "kW": ("kilowatt", "kilowatts"), "kWh": ("kilowatt hour", "kilowatt hours"), "W": ("watt", "watts"),
+    "mpg": ("mile per gallon", "miles per gallon"),
 }
 _UNIT_RE = "|".join(re.escape(u) for u in sorted(UNITS, key=len, reverse=True))
 
@@ -90,6 +91,25 @@ REGNAL_NAMES = frozenset(
     "Sergius Honorius Celestine Nicholas Amadeus Rama Selim Mehmed Murad Suleiman Casimir Sigismund "
     "Vladislav Wenceslaus Baldwin Bohemond Raymond Kamehameha".split()
 )
+# Names that follow "St." as Saint even after a capitalized word ("Mount St. Helens", "Yves St.
+# Laurent"); elsewhere "St." between two capitalized words is read as Street ("Baker St. Then").
+SAINT_NAMES = frozenset(
+    "Agnes Albans Andrew Andrews Anne Anthony Asaph Augustine Austell Bernard Catherine Catharines "
+    "Charles Christopher Clair Claire Clement Cloud Croix Cuthbert David Davids Denis Elizabeth Elmo "
+    "Francis Gallen George Germain Gotthard Helena Helens Ives James Jean Joan John Johns Joseph Jude "
+    "Kilda Kitts Laurent Lawrence Leger Louis Lucia Luke Maarten Malo Mark Martin Mary Marys Matthew "
+    "Michael Moritz Nazaire Neots Nicholas Pancras Patrick Paul Pete Peter Petersburg Pierre Regis "
+    "Thomas Tropez Valentine Vincent".split()
+)
+# Words before "St." that do not name a street ("in St. Kilda", "The St. Regis").
+_NOT_STREET_NAMES = frozenset(
+    "The A An In At On Of To From And Or For By With Near Into Onto Past Via Visit Visiting Dear".split()
+)
+
+# Fractions read as such: denominators people say ("five eighths", "seven sixteenths"); with
+# other denominators "a/b" is a ratio, score or date ("24/7", "50/50", "9/11").
+FRACTION_DENOMINATORS = frozenset(range(2, 11)) | {12, 16, 32, 64, 100}
+
 _ROMAN = {"I": 1, "V": 5, "X": 10, "L": 50, "C": 100, "D": 500, "M": 1000}
 
 SYMBOLS = {"&": "and", "+": "plus", "=": "equals", "@": "at", "%": "percent", "#": "number"}
@@ -185,8 +205,7 @@ def _cleanup(text: Spanned) -> Spanned:
     text = _sub(r"[\u00a0\u2000-\u200b\u202f\u205f\u3000\t\r\n]+", " ", text)
     text = _sub(r"\.{3,}", "…", text)
     text = _sub("\u2212", "-", text)  # unicode minus sign
-    text = _sub(r"\s+[-–]{1,2}\s+|--|–(?!\d)", " — ", text)  # spaced hyphen / en dash used as a dash
-    text = _sub(r"(\d)–(\d)", r"\1 to \2", text)  # en-dash range: 10–20
+    text = _sub(r"\s+[-–]{1,2}\s+|--|–(?![$£€]?\d)", " — ", text)  # spaced hyphen / en dash used as a dash
     return text
 
 
@@ -208,12 +227,11 @@ def _abbreviations(text: Spanned) -> Spanned:
     for abbr, (word, keep_stop) in ABBREVIATIONS.items():
         pattern = r"(?<![\w.])" + re.escape(abbr)
         text = _sub(pattern, lambda m, w=word, k=keep_stop: w + (_sentence_stop(m) if k else ""), text)
-    # Dr. and St. before a name are titles; after a name they are Drive and Street.
+    # Dr. before a name is a title, after a name Drive; St. is decided by _saint_or_street.
     text = _sub(r"\bDr\.(?=\s+[A-Z])", "Doctor", text)
-    text = _sub(r"\bSt\.(?=\s+[A-Z])", "Saint", text)
     text = _sub(r"(?<=[A-Z]\w)(\w*\s+)Dr\.", lambda m: m.group(1) + "Drive" + _sentence_stop(m), text)
     text = _sub(r"\bDr\.", "Doctor", text)
-    text = _sub(r"\bSt\.", lambda m: "Street" + _sentence_stop(m), text)
+    text = _sub(r"\bSt\b\.?", _saint_or_street, text)
     text = _sub(r"\b[Nn]o\.(?=\s*\d)", "number", text)
     text = _sub(r"#(?=\d)", "number ", text)
     text = _sub(r"\bpp\.(?=\s*\d)", "pages", text)
@@ -221,11 +239,36 @@ def _abbreviations(text: Spanned) -> Spanned:
     return text
 
 
+def _saint_or_street(m: re.Match) -> str:
+    """"St." (or "St") as Saint or Street.
+
+    Street when no capitalized word follows ("Baker St., Suite 3B", "Main St.", "Elm St is"), or
+    when a street name comes before and the next word is not a saint's ("221 Baker St. Then": the
+    period also ends the sentence). Saint otherwise ("St. Louis", "in St. Kilda", "Mount St. Helens")."""
+    period = m.group().endswith(".")
+    nxt = re.match(r"\s+([A-Z][\w'-]*)", m.string[m.end():])
+    if nxt is None:
+        return "Street" + (_sentence_stop(m) if period else "")
+    if nxt.group(1) in SAINT_NAMES or nxt.group(1).removesuffix("'s") in SAINT_NAMES:
+        return "Saint"
+    before = m.string[:m.start()]
+    prev = re.search(r"(\S+)\s+$", before)
+    if prev is None or prev.group(1) in _NOT_STREET_NAMES:
+        return "Saint"
+    word, head = prev.group(1), before[:prev.start()].rstrip()
+    sentence_start = not head or head[-1] in ".!?…"
+    street_name = (word[:1].isupper() and word.isalpha() and not sentence_start) or bool(
+        re.fullmatch(r"\d+(?:st|nd|rd|th)", word))  # "5th St. Station"
+    if not street_name:
+        return "Saint"
+    return "Street" + ("." if period else "")
+
+
 def _day(day: str) -> str:
     return numbers.ordinal(int(day))
 
 
-def _dates(text: Spanned) -> Spanned:
+def _dates(text: Spanned, lang: str) -> Spanned:
     def iso(m):
         y, mo, d = int(m.group(1)), int(m.group(2)), int(m.group(3))
         if not (1 <= mo <= 12 and 1 <= d <= 31):
@@ -242,9 +285,77 @@ def _dates(text: Spanned) -> Spanned:
             out += f", {numbers.year(int(m.group(3)))}"
         return out
 
-    return _sub(
+    text = _sub(
         rf"\b({month_re})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s+(\d{{4}})\b)?", named, text
     )
+    # An abbreviated month before a year: "Feb. 2019" -> "February 2019" (the year is read later).
+    abbr_re = "|".join(sorted(_MONTH_ABBR, key=len, reverse=True))
+    text = _sub(rf"\b({abbr_re})\.(?=\s+\d{{4}}\b)", lambda m: _MONTH_ABBR[m.group(1)], text)
+
+    def numeric(m):
+        # American dates are month first, British day first; where that order gives no date the
+        # other one is tried ("25/12/2026" in American, "12/25/2026" in British).
+        a, b, y = int(m.group(1)), int(m.group(3)), int(m.group(4))
+        for month, day in ((b, a), (a, b)) if lang == "b" else ((a, b), (b, a)):
+            if 1 <= month <= 12 and 1 <= day <= 31:
+                return _pad(m, f"{MONTHS[month - 1]} {numbers.ordinal(day)}, {numbers.year(y)}")
+        return m.group(0)
+
+    # 10/05/2026, 10-05-2026, 10.05.2026 (four-digit years only: "1/2/3" is not a date)
+    return _sub(r"(?<![\w/.,-])(\d{1,2})([/.-])(\d{1,2})\2(\d{4})(?![\w/]|[.,-]\d)", numeric, text)
+
+
+# A range bound: a time, or a number with optional thousands commas and decimals.
+_RANGE_BOUND = r"(?:\d{1,2}:\d{2}|(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?)"
+
+
+def _ranges(text: Spanned) -> Spanned:
+    """"2-3 days" -> "2 to 3 days", "1990-95", "9:00-10:30", "$10-20" -> "$10 to $20",
+    "$5-10 million" -> "5 to $10 million"; the bounds are read by the later passes."""
+    def rng(m):
+        sym, low, sym2, high, magnitude = m.groups()
+        if not sym and re.fullmatch(r"\d{3}", low) and re.fullmatch(r"\d{4}", high):
+            return m.group(0)  # a local phone number, 555-1234, read by _phones
+        if sym and magnitude:  # the scale belongs to both bounds: five to ten million dollars
+            return f"{low} to {sym2 or sym}{high}"
+        return f"{sym or ''}{low} to {sym2 or sym or ''}{high}"
+
+    # Exactly two bounds: "555-867-5309" and "2-3-year-old" are not ranges.
+    text = _sub(
+        rf"(?<![\w.,:/–-])([$£€])?({_RANGE_BOUND})[-–]([$£€])?({_RANGE_BOUND})(?![\d/–-]|[.,:]\d)"
+        r"(?=\s?(thousand|million|billion|trillion|bn|[kKmM])\b)?", rng, text)
+    return _sub(r"(?<=\d)–(?=\d)", " to ", text)  # any other en dash between digits: 1–2–3
+
+
+def _fraction_words(num: int, den: int, article: bool = False) -> str | None:
+    """3, 4 -> "three quarters"; None when a/b is not read as a fraction ("24/7", "50/50").
+    article: "a half" rather than "one half" (after a whole number: "one and a half")."""
+    if num < 1 or den not in FRACTION_DENOMINATORS:
+        return None
+    if num >= den and not (den <= 4 and num < 10):  # improper only as "three halves", "five quarters"
+        return None
+    if den == 2:
+        part = "half" if num == 1 else "halves"
+    elif den == 4:
+        part = "quarter" if num == 1 else "quarters"
+    else:
+        part = numbers.ordinal(den).removeprefix("one ") + ("" if num == 1 else "s")  # "hundredths"
+    return f"{'a' if article and num == 1 else numbers.cardinal(num)} {part}"
+
+
+def _fractions(text: Spanned) -> Spanned:
+    def fraction(m):
+        whole, num, den = m.group(1), m.group(2), m.group(3)
+        if not whole and (num, den) == ("1", "2") and re.match(r"\s+an?\b", m.string[m.end():]):
+            return _pad(m, "half")  # "1/2 a cup" -> "half a cup"
+        words = _fraction_words(int(num), int(den), article=bool(whole))
+        if words is None:  # a ratio or score: "24/7" -> "twenty-four seven"
+            words = f"{_spell(num, year_ok=False)} {_spell(den, year_ok=False)}"
+            return _pad(m, (f"{_spell(whole)} " if whole else "") + words)
+        return _pad(m, f"{_spell(whole, year_ok=False)} and {words}" if whole else words)
+
+    # "1/2", "3/4", "1 1/2" (a mixed number); not inside paths, dates or longer slash runs.
+    return _sub(r"(?<![\w/.,])(?:(\d+) )?(\d+)/(\d+)(?![\d/]|[.,]\d)", fraction, text)
 
 
 def _times(text: Spanned) -> Spanned:
@@ -329,10 +440,22 @@ def _units(text: Spanned, lang: str) -> Spanned:
         name = singular if int_part == "1" and frac is None and not sign else plural
         if lang == "b":
             name = name.replace("meter", "metre").replace("liter", "litre")
-        return _pad(m, f"{_spell(int_part, frac, sign, year_ok=False)} {name}")
+        stop = _sentence_stop(m) if m.group(5) else ""
+        return _pad(m, f"{_spell(int_part, frac, sign, year_ok=False)} {name}{stop}")
 
-    # A unit must end at a non-letter so "5 min" matches but "5 minutes" and "5 mice" do not.
-    return _sub(_SIGN + _NUM + r"\s?(" + _UNIT_RE + r")(?![A-Za-z])", unit, text)
+    # A unit must end at a non-letter so "5 min" matches but "5 minutes" and "5 mice" do not. The
+    # period of an abbreviated unit ("20 min. from") is kept only where it also ends the sentence.
+    text = _sub(_SIGN + _NUM + r"\s?(" + _UNIT_RE + r")(?![A-Za-z])((?<=[A-Za-z])\.(?![\w.]))?",
+                unit, text)
+
+    def per(m):
+        if len(m.group(2)) < 2:
+            return m.group(0)  # one-letter symbols are left alone: "per m"
+        singular = UNITS[m.group(2)][0]
+        return m.group(1) + (singular.replace("meter", "metre").replace("liter", "litre") if lang == "b" else singular)
+
+    # "$1.10 per lb" -> "per pound"
+    return _sub(r"\b(per\s+)(" + _UNIT_RE + r")(?![\w/'-]|\.\w)", per, text)
 
 
 def _decades(text: Spanned) -> Spanned:
@@ -423,9 +546,11 @@ def normalize_spans(text: str, lang: str = "a") -> Spanned:
     text = _cleanup(text)
     text = _urls(text)
     text = _abbreviations(text)
-    text = _dates(text)
+    text = _dates(text, lang)
+    text = _ranges(text)
     text = _times(text)
     text = _phones(text)
+    text = _fractions(text)
     text = _currency(text, lang)
     text = _percent(text)
     text = _units(text, lang)
