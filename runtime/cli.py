@@ -165,6 +165,18 @@ def cmd_say(args) -> int:
     return 0
 
 
+def cmd_bench(args) -> int:
+    from kokoro_litert.runtime.bench import CASES, bench
+
+    cases = args.cases.split(",")
+    unknown = [c for c in cases if c not in CASES]
+    if unknown:
+        raise KokoroError(f"Unknown bench case(s) {unknown}.", f"Choose from {', '.join(CASES)}.")
+    bench(args.backend.split(","), cases, str(args.cache_dir) if args.cache_dir else None, args.threads,
+          str(args.json) if args.json else None, log=print)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kokoro-litert", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -203,6 +215,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="torch: the upstream PyTorch reference")
     p.add_argument("--timestamps", type=Path, help="write word start/end times (JSON) here")
     p.set_defaults(func=cmd_say)
+
+    p = sub.add_parser("bench", help="real-time factor, time to first audio, memory; front-end speed")
+    _add_cache_arg(p)
+    p.add_argument("--backend", default="torch", help="comma-separated backends to measure")
+    p.add_argument("--cases", default="short,paragraph,long", help="short (12 words), paragraph (120), long (600)")
+    p.add_argument("--threads", type=int, default=None, help="threads per backend (default: all cores)")
+    p.add_argument("--json", type=Path, help="also write the figures here")
+    p.set_defaults(func=cmd_bench)
     return parser
 
 
