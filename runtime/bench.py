@@ -96,13 +96,15 @@ def load_backend(name: str, cache: Path, threads: int | None):
 
 def bench(backends: list[str], cases: list[str], cache_dir: str | None, threads: int | None,
           json_path: str | None, log=print) -> dict:
-    from .text.bench import bench_frontend
-
+    frontend = json.loads(subprocess.run(  # a fresh process, so its RSS figure is its own
+        [sys.executable, "-c", "import json; from kokoro_litert.runtime.text.bench import bench_frontend; "
+                               "print(json.dumps(bench_frontend()))"],
+        capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1])
     report: dict = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
-                    "frontend": bench_frontend(), "synthesis": []}
-    fe = report["frontend"]
-    log(f"front-end: {fe.get('words_per_s', 0):,.0f} words/s, load {fe.get('load_s', 0):.2f} s, "
-        f"peak {fe.get('peak_mb', 0):.1f} MB")
+                    "frontend": frontend, "synthesis": []}
+    log(f"front-end: {frontend['words_per_second']:,.0f} words/s on {frontend['words']} words, lexicon load "
+        f"{frontend['load_seconds']:.2f} s, lexicon {frontend['lexicon_mb']:.0f} MiB, "
+        f"RSS +{frontend['rss_delta_mb']:.0f} MiB")
     log(f"{'backend':8} {'case':10} {'words':>6} {'audio s':>8} {'RTF':>6} {'first s':>8} {'RSS MB':>7}")
     for backend in backends:
         for case in cases:
