@@ -1,0 +1,357 @@
+"""Kokoro-82M split into three fixed-shape stages for LiteRT: Predictor(T), Prosody(T, L), Vocoder(L).
+
+ADAPTED from kokoro 0.9.4 `KModel.forward_with_tokens` (`kokoro/model.py`), `modules.py` (TextEncoder,
+DurationEncoder, ProsodyPredictor.F0Ntrain) and `istftnet.py` (AdainResBlk1d, AdaINResBlock1,
+Decoder, Generator). The stages hold (copies of) upstream's own submodules; only the blocks the
+converter cannot take are swapped by `convert.blocks.swap_blocks` (masked bi-LSTM, real-frame
+AdaIN, the depthwise `pool` upsampler). The forwards below re-state upstream's dataflow with a
+validity mask threaded through, because every bucket is padded:
+
+    T tokens (0-padded ids, boundary pads included), L alignment frames, 2L F0 samples,
+    20L and 120L + 1 generator frames; real steps form a prefix at every rate.
+
+Host steps between the stages (numpy, `kokoro_litert.dsp`, see runtime/bundles.py):
+
+    Predictor -> durations -> round / clamp / speed -> alignment [T, L] + frame mask
+    Prosody   -> F0 -> sine source -> STFT -> har [22, 120L + 1]
+    Vocoder   -> magnitude, phase -> iSTFT -> audio [600 * L_real]
+
+How padding is kept out of the real part (upstream runs one unpadded utterance):
+
+- attention: ALBERT gets the token mask as its attention mask (padded keys masked; absolute
+  positions of the real prefix unchanged).
+- recurrences: MaskedBiLSTM freezes the state on padded steps (packed-sequence semantics).
+- statistics: MaskedAdaIN1d takes instance-norm mean/variance over the real frames only.
+- convolutions: every conv input is exactly zero past the real length (what upstream's zero
+  padding shows the last real frames), at each rate; `torch.where`, not a multiply, so even
+  non-finite padding garbage cannot leak.
+- outputs: zero past the real length (durations, F0, N, magnitude, phase), so padding is inert
+  downstream and easy to assert on.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from kokoro_litert.buckets import N_FREQ, STYLE_DIM
+from kokoro_litert.buckets.ladder import F0_PER_FRAME, STFT_FRAMES_PER_FRAME
+from kokoro_litert.convert.blocks import MaskedAdaIN1d, MaskedBiLSTM, swap_blocks
+
+__all__ = [
+    "Predictor",
+    "Prosody",
+    "Vocoder",
+    "build_stages",
+    "fold_weight_norm",
+    "length_mask",
+    "HAR_CHANNELS",
+]
+
+ACOUSTIC = slice(0, STYLE_DIM // 2)  # ref_s[:, :128]: decoder style (upstream `ref_s[:, :128]`)
+PROSODIC = slice(STYLE_DIM // 2, STYLE_DIM)  # ref_s[:, 128:]: predictor style (upstream `s`)
+HAR_CHANNELS = 2 * N_FREQ  # 22: har = cat(magnitude, phase) of the harmonic source's STFT
+# torch.rsqrt(torch.tensor(2)) as AdainResBlk1d computes it, as a Python float (exact in float32).
+_RSQRT2 = float(torch.rsqrt(torch.tensor(2.0)))
+
+
+def length_mask(mask: torch.Tensor, rate: int, size: int, extra: int = 0) -> torch.Tensor:
+    """Validity mask at another rate: [B, size] bool, True on the first `rate * n + extra` steps.
+
+    mask: [B, L] float, 1 on the n real frames (a prefix). Upstream lengths at each rate are
+    exact multiples of the frame count (2 F0 samples, 20 and 120 generator steps per frame), plus
+    one for the iSTFT frame count 120 L + 1.
+    """
+    n = mask.sum(dim=-1, keepdim=True)  # [B, 1]
+    pos = torch.arange(size, dtype=mask.dtype, device=mask.device)  # [size]
+    return pos < n * rate + extra
+
+
+def _zero_pad(x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """x [B, C, L] with the frames where keep [B, L] is False set to exactly 0."""
+    return torch.where(keep.unsqueeze(1), x, 0.0)
+
+
+def fold_weight_norm(module: nn.Module) -> nn.Module:
+    """Remove every (old-API) weight_norm hook under `module`, storing the folded weight.
+
+    The folded weight is what the hook computes on every forward (`torch._weight_norm(v, g, 0)`),
+    so outputs are unchanged; the converter then sees plain constant weights. Parameter names
+    change (`weight_g`/`weight_v` -> `weight`): do this on the copy being converted only.
+    """
+    from torch.nn.utils import remove_weight_norm
+    from torch.nn.utils.weight_norm import WeightNorm
+
+    for sub in module.modules():
+        # DepthwiseUpsample1d keeps weight_g / weight_v without a hook (it folds in forward).
+        if any(isinstance(h, WeightNorm) for h in sub._forward_pre_hooks.values()):
+            remove_weight_norm(sub)
+    return module
+
+
+# --- upstream blocks, re-stated with masks ----------------------------------------------------------
+
+
+def adain_resblk(block: nn.Module, x: torch.Tensor, s: torch.Tensor, keep_in: torch.Tensor,
+                 keep_out: torch.Tensor) -> torch.Tensor:
+    """istftnet.AdainResBlk1d.forward with masks (keep_in at x's rate, keep_out after `pool`).
+
+    Same ops as upstream; the upsampling `pool` (DepthwiseUpsample1d after swap_blocks) leaves its
+    bias on padded frames, so its output is zeroed past 2 n before conv1.
+    """
+    assert isinstance(block.norm1, MaskedAdaIN1d), "call swap_blocks first"
+    r = block.norm1(x, s, keep_in)  # zero on padding
+    r = block.actv(r)  # LeakyReLU(0.2)(0) = 0
+    if block.upsample_type != "none":
+        r = _zero_pad(block.pool(r), keep_out)  # [B, C, 2L]
+    r = block.conv1(block.dropout(r))
+    r = block.norm2(r, s, keep_out)
+    r = block.actv(r)
+    r = block.conv2(block.dropout(r))
+    return (r + block._shortcut(x)) * _RSQRT2  # shortcut: nearest x2 and/or 1x1 conv, pointwise
+
+
+def adain_resblock1(block: nn.Module, x: torch.Tensor, s: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """istftnet.AdaINResBlock1.forward with a mask (MaskedAdaIN1d zeroes padding, Snake(0) = 0)."""
+    for c1, c2, n1, n2, a1, a2 in zip(block.convs1, block.convs2, block.adain1, block.adain2,
+                                      block.alpha1, block.alpha2):
+        xt = n1(x, s, keep)
+        xt = xt + (1 / a1) * (torch.sin(a1 * xt) ** 2)  # Snake1D
+        xt = c1(xt)
+        xt = n2(xt, s, keep)
+        xt = xt + (1 / a2) * (torch.sin(a2 * xt) ** 2)  # Snake1D
+        xt = c2(xt)
+        x = xt + x
+    return x
+
+
+def _copy(module: nn.Module) -> nn.Module:
+    """copy.deepcopy for upstream modules using the old weight_norm hook, in eval mode.
+
+    The hook keeps its last computed `weight` as a non-leaf tensor, which deepcopy refuses; the
+    hook recomputes it from weight_g / weight_v on every forward, so a detached copy stands in.
+    """
+    memo = {}
+    for sub in module.modules():
+        if hasattr(sub, "weight_g") and isinstance(getattr(sub, "weight", None), torch.Tensor):
+            memo[id(sub.weight)] = sub.weight.detach().clone()
+    return copy.deepcopy(module, memo).eval()
+
+
+def _swapped_copy(module: nn.Module) -> nn.Module:
+    """A deep copy of an upstream submodule with the converter-hostile blocks swapped, in eval."""
+    module = _copy(module)
+    swap_blocks(module)
+    for p in module.parameters():
+        p.requires_grad_(False)
+    return module
+
+
+# --- stage 1: tokens -> durations, duration features, text features ---------------------------------
+
+
+class Predictor(nn.Module):
+    """Stage 1 at a fixed T: PL-BERT + duration encoder + duration head, and the text encoder.
+
+    Upstream (KModel.forward_with_tokens): bert -> bert_encoder -> predictor.text_encoder (d) ->
+    predictor.lstm -> duration_proj -> sigmoid().sum(-1); text_encoder (t_en). Differences: the
+    speed division, rounding and alignment move to the host; padding is masked (see module doc).
+
+    Inputs: input_ids [1, T] int32 (0-padded), style [1, 256] (voice row), token_mask [1, T]
+    float (1 on real tokens, boundary pads included).
+    Outputs: durations [1, T] (sum of the 50 sigmoids, before speed and rounding; 0 on padding),
+    d [1, T, 640] (duration-encoder features, upstream's `d`), t_en [1, 512, T] (text encoder).
+    """
+
+    def __init__(self, kmodel: nn.Module):
+        super().__init__()
+        self.bert = _copy(kmodel.bert)
+        self.bert_encoder = _copy(kmodel.bert_encoder)
+        self.duration_encoder = _swapped_copy(kmodel.predictor.text_encoder)  # DurationEncoder
+        self.lstm = MaskedBiLSTM.from_lstm(kmodel.predictor.lstm).eval()
+        self.duration_proj = _copy(kmodel.predictor.duration_proj)
+        self.text_encoder = _swapped_copy(kmodel.text_encoder)
+
+    def forward(self, input_ids: torch.Tensor, style: torch.Tensor, token_mask: torch.Tensor) -> dict:
+        keep = token_mask > 0  # [1, T]
+        s = style[:, PROSODIC]  # [1, 128]
+        bert_dur = self.bert(input_ids, attention_mask=keep.int())  # [1, T, 768]
+        d_en = self.bert_encoder(bert_dur)  # [1, T, 512] (upstream transposes to [1, 512, T])
+        d = self._duration_encoder(d_en, s, token_mask)  # [1, T, 640]
+        x, _ = self.lstm(d, token_mask)  # [1, T, 512], zero on padding
+        duration = torch.sigmoid(self.duration_proj(x)).sum(dim=-1)  # [1, T]
+        duration = torch.where(keep, duration, 0.0)  # padding would give sum(sigmoid(bias))
+        t_en = self._text_encoder(input_ids, token_mask)  # [1, 512, T]
+        return {"durations": duration, "d": d, "t_en": t_en}
+
+    def _duration_encoder(self, x: torch.Tensor, s: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """modules.DurationEncoder.forward in [B, T, C] layout; MaskedBiLSTM instead of packing."""
+        keep = (mask > 0).unsqueeze(-1)  # [B, T, 1]
+        style = s.unsqueeze(1).expand(-1, x.shape[1], -1)  # [B, T, 128]
+        x = torch.where(keep, torch.cat([x, style], dim=-1), 0.0)  # [B, T, 640]
+        for block in self.duration_encoder.lstms:
+            if isinstance(block, MaskedBiLSTM):
+                x, _ = block(x, mask)  # [B, T, 512], zero on padding (upstream's x_pad)
+            else:  # AdaLayerNorm: normalises over channels per step, as upstream
+                x = block(x, s)
+                x = torch.where(keep, torch.cat([x, style], dim=-1), 0.0)  # [B, T, 640]
+        return x
+
+    def _text_encoder(self, input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """modules.TextEncoder.forward; MaskedBiLSTM instead of packing."""
+        te = self.text_encoder
+        keep = mask > 0  # [B, T]
+        x = _zero_pad(te.embedding(input_ids).transpose(1, 2), keep)  # [B, 512, T]
+        for c in te.cnn:
+            x = _zero_pad(c(x), keep)
+        x, _ = te.lstm(x.transpose(1, 2), mask)  # [B, T, 512], zero on padding
+        return x.transpose(1, 2)  # [B, 512, T]
+
+
+# --- stage 2: alignment -> frame-rate features, F0 and energy ---------------------------------------
+
+
+class Prosody(nn.Module):
+    """Stage 2 at fixed (T, L): expand to frames, predict F0 and N (ProsodyPredictor.F0Ntrain).
+
+    Upstream: en = d^T @ aln; F0Ntrain(en, s) (the shared bi-LSTM run unpadded, AdainResBlk1d
+    stacks, 1x1 projections); asr = t_en @ aln. Here the shared LSTM is masked over frames, AdaIN
+    statistics are over real frames, and conv inputs are zeroed past the real length at L and 2L.
+
+    Inputs: d [1, T, 640], t_en [1, 512, T], alignment [1, T, L] (one-hot columns on real frames,
+    zero elsewhere), style [1, 256], frame_mask [1, L] float (1 on real frames).
+    Outputs: asr [1, 512, L], f0 [1, 2L] (Hz), n [1, 2L]; zero past the real length.
+    """
+
+    def __init__(self, kmodel: nn.Module):
+        super().__init__()
+        pred = kmodel.predictor
+        self.shared = MaskedBiLSTM.from_lstm(pred.shared).eval()
+        self.F0 = _swapped_copy(pred.F0)
+        self.N = _swapped_copy(pred.N)
+        self.F0_proj = _copy(pred.F0_proj)
+        self.N_proj = _copy(pred.N_proj)
+
+    def forward(self, d: torch.Tensor, t_en: torch.Tensor, alignment: torch.Tensor, style: torch.Tensor,
+                frame_mask: torch.Tensor) -> dict:
+        s = style[:, PROSODIC]
+        frames = alignment.shape[-1]
+        # rate -> [1, rate * L] validity mask
+        keep = {1: frame_mask > 0, F0_PER_FRAME: length_mask(frame_mask, F0_PER_FRAME, F0_PER_FRAME * frames)}
+        en = d.transpose(-1, -2) @ alignment  # [1, 640, L], zero on padded frames
+        x, _ = self.shared(en.transpose(-1, -2), frame_mask)  # [1, L, 512]
+        x = x.transpose(-1, -2)  # [1, 512, L]
+        f0 = self._branch(self.F0, x, s, keep)
+        n = self._branch(self.N, x, s, keep)
+        f0 = torch.where(keep[F0_PER_FRAME], self.F0_proj(f0).squeeze(1), 0.0)  # [1, 2L]
+        n = torch.where(keep[F0_PER_FRAME], self.N_proj(n).squeeze(1), 0.0)  # [1, 2L]
+        asr = t_en @ alignment  # [1, 512, L]
+        return {"asr": asr, "f0": f0, "n": n}
+
+    @staticmethod
+    def _branch(blocks: nn.ModuleList, x: torch.Tensor, s: torch.Tensor, keep: dict) -> torch.Tensor:
+        rate = 1
+        for block in blocks:
+            out_rate = rate * 2 if block.upsample_type != "none" else rate
+            x = adain_resblk(block, x, s, keep[rate], keep[out_rate])
+            rate = out_rate
+        return x
+
+
+# --- stage 3: frame features + harmonic source spectrum -> magnitude and phase ----------------------
+
+
+class Vocoder(nn.Module):
+    """Stage 3 at a fixed L: istftnet.Decoder + Generator up to (not including) the iSTFT.
+
+    Upstream Decoder.forward then Generator.forward with the harmonic source computed outside
+    (host: sine source + STFT, passed in as `har`), and the final `stft.inverse` left to the host:
+    the outputs are `exp(conv_post[:11])` and `sin(conv_post[11:])` exactly as Generator.forward
+    builds them. Conv inputs are zeroed past the real length at every rate (L, 2L, 20L, 120L + 1),
+    AdaIN statistics are over real frames.
+
+    Inputs: asr [1, 512, L], f0 [1, 2L], n [1, 2L], style [1, 256] (the decoder uses [:, :128]),
+    har [1, 22, 120L + 1] (zero past 120 n + 1), frame_mask [1, L].
+    Outputs: magnitude, phase [1, 11, 120L + 1], zero past 120 n + 1 frames.
+    """
+
+    def __init__(self, kmodel: nn.Module):
+        super().__init__()
+        dec = kmodel.decoder
+        self.decoder = _swapped_copy(nn.ModuleDict({
+            "encode": dec.encode, "decode": dec.decode, "F0_conv": dec.F0_conv, "N_conv": dec.N_conv,
+            "asr_res": dec.asr_res,
+        }))
+        gen = dec.generator
+        self.generator = _swapped_copy(nn.ModuleDict({
+            "noise_convs": gen.noise_convs, "noise_res": gen.noise_res, "ups": gen.ups,
+            "resblocks": gen.resblocks, "conv_post": gen.conv_post, "reflection_pad": gen.reflection_pad,
+        }))
+        self.num_kernels = gen.num_kernels
+        self.num_upsamples = gen.num_upsamples
+        self.post_n_fft = gen.post_n_fft
+        self.upsample_rates = [int(u.stride[0]) for u in gen.ups]
+        assert 2 * self.upsample_rates[0] * self.upsample_rates[1] == STFT_FRAMES_PER_FRAME
+
+    def forward(self, asr: torch.Tensor, f0: torch.Tensor, n: torch.Tensor, style: torch.Tensor,
+                har: torch.Tensor, frame_mask: torch.Tensor) -> dict:
+        dec = self.decoder
+        s = style[:, ACOUSTIC]
+        frames = asr.shape[-1]
+        # Generator frames per alignment frame: decode.3 x2, ups.0 x10, ups.1 x6 (+1: reflection pad).
+        keep = {r: length_mask(frame_mask, r, r * frames) for r in (1, 2, 2 * self.upsample_rates[0])}
+        keep_post = length_mask(frame_mask, STFT_FRAMES_PER_FRAME, har.shape[-1], extra=1)
+
+        # Decoder.forward
+        f0_curve = torch.where(keep[2], f0, 0.0)  # [1, 2L]
+        F0 = dec["F0_conv"](f0_curve.unsqueeze(1))  # [1, 1, L]
+        N = dec["N_conv"](torch.where(keep[2], n, 0.0).unsqueeze(1))  # [1, 1, L]
+        x = torch.cat([asr, F0, N], dim=1)  # [1, 514, L]
+        x = adain_resblk(dec["encode"], x, s, keep[1], keep[1])
+        asr_res = dec["asr_res"](asr)  # [1, 64, L]
+        rate, res = 1, True
+        for block in dec["decode"]:
+            if res:
+                x = torch.cat([x, asr_res, F0, N], dim=1)  # [1, 1090, L]
+            out_rate = rate * 2 if block.upsample_type != "none" else rate
+            x = adain_resblk(block, x, s, keep[rate], keep[out_rate])
+            if block.upsample_type != "none":
+                res = False
+            rate = out_rate
+        # Generator.forward from `har` on (rate 2 here)
+        mag, phase = self._generator(x, s, _zero_pad(har, keep_post), keep, keep_post)
+        return {"magnitude": mag, "phase": phase}
+
+    def _generator(self, x, s, har, keep, keep_post):
+        gen = self.generator
+        rate = 2
+        for i in range(self.num_upsamples):
+            x = _zero_pad(F.leaky_relu(x, negative_slope=0.1), keep[rate])  # ups[i] input
+            last = i == self.num_upsamples - 1
+            keep_new = keep_post if last else keep[rate * self.upsample_rates[i]]
+            x_source = gen["noise_convs"][i](har)
+            x_source = adain_resblock1(gen["noise_res"][i], x_source, s, keep_new)
+            x = gen["ups"][i](x)
+            if last:
+                x = gen["reflection_pad"](x)
+            x = x + x_source
+            xs = None
+            for j in range(self.num_kernels):
+                y = adain_resblock1(gen["resblocks"][i * self.num_kernels + j], x, s, keep_new)
+                xs = y if xs is None else xs + y
+            x = xs / self.num_kernels
+            rate = rate * self.upsample_rates[i]
+        x = _zero_pad(F.leaky_relu(x), keep_post)  # conv_post input
+        x = gen["conv_post"](x)  # [1, 22, 120L + 1]
+        bins = self.post_n_fft // 2 + 1
+        spec = _zero_pad(torch.exp(x[:, :bins, :]), keep_post)
+        phase = _zero_pad(torch.sin(x[:, bins:, :]), keep_post)
+        return spec, phase
+
+
+def build_stages(kmodel: nn.Module) -> tuple[Predictor, Prosody, Vocoder]:
+    """The three stages from a loaded upstream KModel (its submodules are copied, not shared)."""
+    return Predictor(kmodel).eval(), Prosody(kmodel).eval(), Vocoder(kmodel).eval()
