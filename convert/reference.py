@@ -16,7 +16,7 @@ from unittest import mock
 import numpy as np
 
 from kokoro_litert.buckets import MAX_PHONEMES
-from kokoro_litert.runtime.errors import KokoroError
+from kokoro_litert.runtime.vocab import phoneme_ids  # noqa: F401  (re-exported for callers)
 from kokoro_litert.runtime.voices import style_for
 
 from .checkpoint import load_model
@@ -27,20 +27,6 @@ class Synthesis:
     audio: np.ndarray  # [samples] float32 at 24 kHz
     durations: np.ndarray  # [tokens] int frames, boundary tokens included
     durations_raw: np.ndarray  # [tokens] float frames before rounding (after speed)
-
-
-def phoneme_ids(phonemes: str, vocab: dict) -> list[int]:
-    """Kokoro token ids for a phoneme string. Unlike upstream, unknown symbols are an error."""
-    if not phonemes.strip():
-        raise KokoroError("The phoneme string is empty.", "Pass Kokoro phonemes, e.g. --phonemes \"həlˈO wˈɜɹld\".")
-    unknown = sorted({c for c in phonemes if c not in vocab})
-    if unknown:
-        raise KokoroError(f"Symbols {''.join(unknown)!r} are not in Kokoro's phoneme vocabulary.",
-                          "Use Kokoro's phoneme alphabet (misaki), or pass text instead of --phonemes.")
-    if len(phonemes) > MAX_PHONEMES:
-        raise KokoroError(f"{len(phonemes)} phonemes exceed the model's {MAX_PHONEMES}.",
-                          "Split the input into shorter sentences.")
-    return [vocab[c] for c in phonemes]
 
 
 @contextlib.contextmanager

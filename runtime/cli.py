@@ -92,15 +92,60 @@ def _progress_bar(done: int, total: int) -> None:
         _log(f"chunk {done}/{total}")
 
 
-def _backend(args, cache: Path):
+def _ensure_weights(cache: Path) -> None:
     from kokoro_litert.convert.fetch import FetchOptions, fetch, have_weights
 
     if not have_weights(cache) or not (cache / "voices").is_dir():
         _log("weights or voices missing: fetching them first")
         fetch(FetchOptions(cache_dir=cache))
-    from kokoro_litert.convert.reference import TorchReference
 
-    return TorchReference(cache / "weights")
+
+def _bundles_dir(cache: Path, buckets: str | None = None, jobs: int = 1) -> Path:
+    """The converted bundles for the cached weights, converting them on first use."""
+    from kokoro_litert.buckets.ladder import LADDER, parse_ladder
+    from kokoro_litert.convert.export import cached_bundles
+
+    _ensure_weights(cache)
+    ladder = parse_ladder(buckets) if buckets else LADDER
+    return cached_bundles(cache / "weights", cache, ladder, jobs=jobs, log=_log)
+
+
+def _backend(args, cache: Path):
+    if args.backend == "torch":
+        _ensure_weights(cache)
+        from kokoro_litert.convert.reference import TorchReference
+
+        if args.threads:
+            import torch
+
+            torch.set_num_threads(args.threads)
+        return TorchReference(cache / "weights")
+    from kokoro_litert.runtime.litert import LiteRTBackend
+
+    folder = args.bundles or _bundles_dir(cache)
+    return LiteRTBackend(folder, vocab=_cached_vocab(cache), threads=args.threads)
+
+
+def _cached_vocab(cache: Path) -> dict | None:
+    import json
+
+    config = cache / "weights" / "config.json"
+    return json.loads(config.read_text())["vocab"] if config.is_file() else None
+
+
+def cmd_convert(args) -> int:
+    cache = cache_root(args.cache_dir)
+    if args.out:
+        from kokoro_litert.buckets.ladder import LADDER, parse_ladder
+        from kokoro_litert.convert.export import convert_bundles
+
+        _ensure_weights(cache)
+        convert_bundles(cache / "weights", args.out, parse_ladder(args.buckets) if args.buckets else LADDER,
+                        jobs=args.jobs, log=_log)
+        print(args.out)
+    else:
+        print(_bundles_dir(cache, args.buckets, args.jobs))
+    return 0
 
 
 def cmd_say(args) -> int:
@@ -128,7 +173,7 @@ def cmd_say(args) -> int:
     tts = Kokoro(backend, cache / "voices")
     tts.voice(args.voice)  # fail on a bad voice before any synthesis
     if args.phonemes is not None:
-        from kokoro_litert.convert.reference import phoneme_ids
+        from kokoro_litert.runtime.vocab import phoneme_ids
 
         phoneme_ids(args.phonemes.strip(), backend.vocab)
         chunks = tts.stream_phonemes(args.phonemes.strip(), args.voice, args.speed, args.seed, _progress_bar)
@@ -191,6 +236,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="re-import even if the cache has weights")
     p.set_defaults(func=cmd_fetch)
 
+    p = sub.add_parser("convert", help="convert the weights into LiteRT bundles (cached by checkpoint hash)")
+    _add_cache_arg(p)
+    p.add_argument("--out", type=Path, help="output folder (default: the cache's bundles/<key>)")
+    p.add_argument("--buckets", help="TOKENSxFRAMES,... (default: 32x128,64x256,128x512)")
+    p.add_argument("--jobs", type=int, default=1, help="stages converted in parallel processes (1-3)")
+    p.set_defaults(func=cmd_convert)
+
     p = sub.add_parser("voices", help="list the voices in the cache")
     _add_cache_arg(p)
     p.set_defaults(func=cmd_voices)
@@ -211,14 +263,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--speed", type=float, default=1.0, help="0.5 to 2.0")
     p.add_argument("--seed", type=int, default=0, help="excitation noise seed (output is deterministic)")
     p.add_argument("--lang", default="a", help="a: American English (default), b: British English")
-    p.add_argument("--backend", choices=["torch"], default="torch",
-                   help="torch: the upstream PyTorch reference")
+    p.add_argument("--backend", choices=["litert", "torch"], default="litert",
+                   help="litert: the converted bundles (converted on first use); torch: the upstream reference")
+    p.add_argument("--bundles", type=Path, help="a converted bundle folder (default: the cache's)")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")
     p.add_argument("--timestamps", type=Path, help="write word start/end times (JSON) here")
     p.set_defaults(func=cmd_say)
 
     p = sub.add_parser("bench", help="real-time factor, time to first audio, memory; front-end speed")
     _add_cache_arg(p)
-    p.add_argument("--backend", default="torch", help="comma-separated backends to measure")
+    p.add_argument("--backend", default="litert,torch", help="comma-separated backends to measure")
     p.add_argument("--cases", default="short,paragraph,long", help="short (12 words), paragraph (120), long (600)")
     p.add_argument("--threads", type=int, default=None, help="threads per backend (default: all cores)")
     p.add_argument("--json", type=Path, help="also write the figures here")
