@@ -7,6 +7,7 @@ Every user error is a `KokoroError`: one line on stderr with the remedy, exit st
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -100,13 +101,15 @@ def _ensure_weights(cache: Path) -> None:
         fetch(FetchOptions(cache_dir=cache))
 
 
-def _bundles_dir(cache: Path, buckets: str | None = None, jobs: int = 1) -> Path:
+def _bundles_dir(cache: Path, buckets: str | None = None, jobs: int | None = None) -> Path:
     """The converted bundles for the cached weights, converting them on first use."""
     from kokoro_litert.buckets.ladder import LADDER, parse_ladder
     from kokoro_litert.convert.export import cached_bundles
 
     _ensure_weights(cache)
     ladder = parse_ladder(buckets) if buckets else LADDER
+    # Conversion is mostly single-threaded: one worker process per stage uses every core.
+    jobs = jobs or min(3, os.cpu_count() or 1)
     return cached_bundles(cache / "weights", cache, ladder, jobs=jobs, log=_log)
 
 
@@ -141,7 +144,7 @@ def cmd_convert(args) -> int:
 
         _ensure_weights(cache)
         convert_bundles(cache / "weights", args.out, parse_ladder(args.buckets) if args.buckets else LADDER,
-                        jobs=args.jobs, log=_log)
+                        jobs=args.jobs or min(3, os.cpu_count() or 1), log=_log)
         print(args.out)
     else:
         print(_bundles_dir(cache, args.buckets, args.jobs))
@@ -240,7 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_cache_arg(p)
     p.add_argument("--out", type=Path, help="output folder (default: the cache's bundles/<key>)")
     p.add_argument("--buckets", help="TOKENSxFRAMES,... (default: 32x128,64x256,128x512)")
-    p.add_argument("--jobs", type=int, default=1, help="stages converted in parallel processes (1-3)")
+    p.add_argument("--jobs", type=int, default=None, help="stages converted in parallel processes (default: up to 3)")
     p.set_defaults(func=cmd_convert)
 
     p = sub.add_parser("voices", help="list the voices in the cache")
