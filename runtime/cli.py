@@ -172,13 +172,17 @@ def cmd_say(args) -> int:
             raise KokoroError(f"Cannot write {out}: {'it is a directory' if out.is_dir() else 'no such folder'}.",
                               "Pass -o with a file name in an existing, writable folder.")
     cache = cache_root(args.cache_dir)
-    backend = _backend(args, cache)
-    tts = Kokoro(backend, cache / "voices")
-    tts.voice(args.voice)  # fail on a bad voice before any synthesis
+    _ensure_weights(cache)
+    # Check the voice and the phonemes before building a backend, which may convert bundles first.
+    from kokoro_litert.runtime.voices import load_voice
+
+    load_voice(args.voice, cache / "voices")
     if args.phonemes is not None:
         from kokoro_litert.runtime.vocab import phoneme_ids
 
-        phoneme_ids(args.phonemes.strip(), backend.vocab)
+        phoneme_ids(args.phonemes.strip(), _cached_vocab(cache))
+    tts = Kokoro(_backend(args, cache), cache / "voices")
+    if args.phonemes is not None:
         chunks = tts.stream_phonemes(args.phonemes.strip(), args.voice, args.speed, args.seed, _progress_bar)
     else:
         chunks = tts.stream(text, args.voice, args.speed, args.lang, args.seed,

@@ -121,8 +121,8 @@ def test_corrupt_files_are_refused_and_leave_nothing(cache_dir, tmp_path, capsys
     voices = tmp_path / "voices"
     voices.mkdir()
     (voices / "af_short.bin").write_bytes(b"\0" * 1000)
-    assert main(["fetch", "--onnx", str(cache_dir / "downloads" / "kokoro-v1.0.int8.onnx"), "--voices", str(voices),
-                 "--cache-dir", str(cache), "--config", str(cache_dir / "weights" / "config.json")]) == 2
+    assert main(["fetch", "--checkpoint", str(cache_dir / "weights"), "--voices", str(voices), "--no-hub",
+                 "--cache-dir", str(cache)]) == 2
     assert "has 1000 bytes" in capsys.readouterr().err
     assert not list((cache / "voices").glob("*")) if (cache / "voices").exists() else True
 
