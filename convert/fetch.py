@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from kokoro_litert.runtime.cache import atomic_copy, atomic_write, cache_root, sha256_file, verify_sha256
+from kokoro_litert.runtime.cache import atomic_copy, atomic_write, sha256_file, verify_sha256
 from kokoro_litert.runtime.errors import KokoroError
 from kokoro_litert.runtime.voices import list_voices, read_voice_archive, read_voice_file
 

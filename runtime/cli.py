@@ -26,20 +26,12 @@ def _add_cache_arg(p: argparse.ArgumentParser) -> None:
                         "else $XDG_CACHE_HOME/kokoro-litert)")
 
 
-def _fetch_options(args, **overrides):
-    from kokoro_litert.convert.fetch import FetchOptions
-
-    fields = dict(cache_dir=cache_root(args.cache_dir))
-    fields.update(overrides)
-    return FetchOptions(**fields)
-
-
 def cmd_fetch(args) -> int:
-    from kokoro_litert.convert.fetch import fetch
+    from kokoro_litert.convert.fetch import FetchOptions, fetch
 
     t0 = time.perf_counter()
-    result = fetch(_fetch_options(args, checkpoint=args.checkpoint, onnx=args.onnx, config=args.config,
-                                  voices=args.voices, hub=not args.no_hub, force=args.force))
+    result = fetch(FetchOptions(cache_dir=cache_root(args.cache_dir), checkpoint=args.checkpoint, onnx=args.onnx,
+                                config=args.config, voices=args.voices, hub=not args.no_hub, force=args.force))
     _log(f"done in {time.perf_counter() - t0:.1f} s: weights from {result.weights_source}; "
          f"voices from {result.voices_source}")
     print(result.weights_dir)

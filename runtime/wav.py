@@ -1,8 +1,7 @@
-"""Audio out: float samples in [-1, 1] -> 16-bit PCM, as a WAV file (written atomically) or raw."""
+"""Audio out: float samples in [-1, 1] -> 16-bit PCM, streamed into a WAV written atomically."""
 
 from __future__ import annotations
 
-import sys
 import wave
 from pathlib import Path
 
@@ -17,31 +16,6 @@ from .errors import KokoroError
 def to_pcm16(samples: np.ndarray) -> bytes:
     clipped = np.clip(np.asarray(samples, dtype=np.float32), -1.0, 1.0)
     return (clipped * 32767.0).round().astype("<i2").tobytes()
-
-
-def write_wav(path: str | Path, samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> None:
-    path = Path(path)
-    if path.is_dir():
-        raise KokoroError(f"Output path {path} is a directory.", "Pass a file name such as out.wav.")
-    with atomic_write(path) as f:
-        with wave.open(f, "wb") as w:
-            w.setnchannels(1)
-            w.setsampwidth(2)
-            w.setframerate(sample_rate)
-            w.writeframes(to_pcm16(samples))
-
-
-def read_wav(path: str | Path) -> tuple[np.ndarray, int]:
-    with wave.open(str(path), "rb") as w:
-        if w.getsampwidth() != 2 or w.getnchannels() != 1:
-            raise KokoroError(f"{path} is not 16-bit mono PCM.", "Pass a WAV written by kokoro-litert.")
-        data = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
-        return data.astype(np.float32) / 32767.0, w.getframerate()
-
-
-def write_pcm_stdout(samples: np.ndarray) -> None:
-    sys.stdout.buffer.write(to_pcm16(samples))
-    sys.stdout.buffer.flush()
 
 
 class WavStream:

@@ -22,7 +22,6 @@ import torch
 import torch.nn as nn
 from kokoro.istftnet import AdaIN1d, AdainResBlk1d, Decoder
 from kokoro.modules import ProsodyPredictor
-from torch.nn.utils import weight_norm
 
 from kokoro_litert.buckets import ISTFT_HOP, ISTFT_N_FFT, STYLE_DIM, UPSAMPLE_RATES
 from kokoro_litert.convert.blocks import DepthwiseUpsample1d, MaskedAdaIN1d, MaskedBiLSTM, swap_blocks
