@@ -38,11 +38,15 @@ import torch.nn.functional as F
 __all__ = ["MaskedBiLSTM", "MaskedAdaIN1d", "DepthwiseUpsample1d", "swap_blocks"]
 
 
-def _keep(mask: torch.Tensor) -> torch.Tensor:
-    """A validity mask ([B, T], any dtype, nonzero = real step) as bool."""
-    if mask.dtype == torch.bool:
-        return mask
-    return mask != 0
+def _weights(mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """A validity mask ([B, T]: bool, or float 0/1 with 1 = real step) as 0/1 weights of `dtype`.
+
+    Padding is zeroed by multiplying with these weights rather than `torch.where`: both are exact
+    for finite values (x * 1 = x, x * 0 = 0), and litert-torch lowers `where` to SELECT_V2, which
+    XNNPACK does not take, so each one split the graph into another delegate partition.
+    The host feeds zeros past the real length, so padding values stay finite.
+    """
+    return mask.to(dtype)
 
 
 class MaskedBiLSTM(nn.Module):
@@ -59,10 +63,10 @@ class MaskedBiLSTM(nn.Module):
     is hoisted out of the loop as one matmul per direction, and each step is one
     FULLY_CONNECTED per direction. (Batching the two directions as one [2, B, H] x [2, H, 4H]
     BATCH_MATMUL converts ~1.5x faster but ran ~1.5-2x slower on XNNPACK, T=64, 640 -> 2x256.)
-    On a padded step the state (h, c) is frozen (`where`, so even non-finite padding cannot
-    leak), so the backward direction enters the last real step with the zero initial state,
-    exactly as packing gives; outputs on padded steps are zero, as `pad_packed_sequence` gives. `(h_n, c_n)` are the states after the
-    last real step (forward) and the first step (backward), as with a packed input.
+    On a padded step the state (h, c) is frozen (an exact 0/1 blend, see `_weights`), so the
+    backward direction enters the last real step with the zero initial state, exactly as packing
+    gives; outputs on padded steps are zero, as `pad_packed_sequence` gives. `(h_n, c_n)` are the
+    states after the last real step (forward) and the first step (backward), as with a packed input.
 
     Numerics: the same float32 operations in a different association (b_hh folded into the
     hoisted projection); differences to `nn.LSTM` are a few 1e-7.
@@ -128,7 +132,11 @@ class MaskedBiLSTM(nn.Module):
         # Hoisted input projection, b_hh folded in: one FULLY_CONNECTED per direction.
         xw_fwd = F.linear(x, self.weight_ih_l0, self.bias_ih_l0 + self.bias_hh_l0).unbind(1)  # T x [B, 4H]
         xw_bwd = F.linear(x, self.weight_ih_l0_reverse, self.bias_ih_l0_reverse + self.bias_hh_l0_reverse).unbind(1)
-        keep = None if mask is None else _keep(mask).unsqueeze(-1).unbind(1)  # T x [B, 1]
+        if mask is None:
+            keep = None
+        else:
+            weights = _weights(mask, x.dtype).unsqueeze(-1)  # [B, T, 1]
+            keep = tuple(zip(weights.unbind(1), (1 - weights).unbind(1)))  # T x ([B, 1] real, [B, 1] pad)
 
         h_fwd = c_fwd = h_bwd = c_bwd = x.new_zeros(batch, self.hidden_size)
         out_fwd, out_bwd = [None] * steps, [None] * steps
@@ -146,7 +154,7 @@ class MaskedBiLSTM(nn.Module):
         h: torch.Tensor,
         c: torch.Tensor,
         w_hh: torch.Tensor,
-        keep: tuple[torch.Tensor, ...] | None,
+        keep: tuple[tuple[torch.Tensor, torch.Tensor], ...] | None,
         t: int,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """One LSTM step from the hoisted projection xw [B, 4H] (gate order i, f, g, o).
@@ -159,10 +167,8 @@ class MaskedBiLSTM(nn.Module):
         h_new = torch.sigmoid(o) * torch.tanh(c_new)
         if keep is None:
             return h_new, c_new, h_new
-        # `where`, not a 0/1 blend: non-finite padding input cannot reach the frozen state.
-        h = torch.where(keep[t], h_new, h)
-        c = torch.where(keep[t], c_new, c)
-        return h, c, torch.where(keep[t], h_new, 0.0)
+        real, pad = keep[t]  # 1, 0 on a real step; 0, 1 on padding: an exact choice between the two
+        return h_new * real + h * pad, c_new * real + c * pad, h_new * real
 
 
 class MaskedAdaIN1d(nn.Module):
@@ -215,11 +221,10 @@ class MaskedAdaIN1d(nn.Module):
         gamma, beta = torch.chunk(h, chunks=2, dim=1)  # [B, C, 1] each
         if mask is None:
             return (1 + gamma) * self.norm(x) + beta  # upstream AdaIN1d.forward
-        keep = _keep(mask).unsqueeze(1)  # [B, 1, L]
-        scale = keep.to(x.dtype)
+        scale = _weights(mask, x.dtype).unsqueeze(1)  # [B, 1, L]
         count = scale.sum(dim=-1, keepdim=True).clamp(min=1.0)  # [B, 1, 1]; clamp: empty mask -> 0 out
-        mean = torch.where(keep, x, 0.0).sum(dim=-1, keepdim=True) / count  # [B, C, 1]
-        centred = torch.where(keep, x - mean, 0.0)  # [B, C, L], exactly 0 on padding
+        mean = (x * scale).sum(dim=-1, keepdim=True) / count  # [B, C, 1]
+        centred = (x - mean) * scale  # [B, C, L], exactly 0 on padding
         var = (centred * centred).sum(dim=-1, keepdim=True) / count  # biased, as InstanceNorm
         x_hat = centred * torch.rsqrt(var + self.norm.eps)
         weight = self.norm.weight.view(1, -1, 1)

@@ -23,8 +23,8 @@ How padding is kept out of the real part (upstream runs one unpadded utterance):
 - recurrences: MaskedBiLSTM freezes the state on padded steps (packed-sequence semantics).
 - statistics: MaskedAdaIN1d takes instance-norm mean/variance over the real frames only.
 - convolutions: every conv input is exactly zero past the real length (what upstream's zero
-  padding shows the last real frames), at each rate; `torch.where`, not a multiply, so even
-  non-finite padding garbage cannot leak.
+  padding shows the last real frames), at each rate, by a multiply with the 0/1 mask (exact for
+  finite values; `where` would lower to SELECT_V2, which XNNPACK does not run).
 - outputs: zero past the real length (durations, F0, N, magnitude, phase), so padding is inert
   downstream and easy to assert on.
 """
@@ -59,7 +59,7 @@ _RSQRT2 = float(torch.rsqrt(torch.tensor(2.0)))
 
 
 def length_mask(mask: torch.Tensor, rate: int, size: int, extra: int = 0) -> torch.Tensor:
-    """Validity mask at another rate: [B, size] bool, True on the first `rate * n + extra` steps.
+    """Validity mask at another rate: [B, size] float, 1 on the first `rate * n + extra` steps, else 0.
 
     mask: [B, L] float, 1 on the n real frames (a prefix). Upstream lengths at each rate are
     exact multiples of the frame count (2 F0 samples, 20 and 120 generator steps per frame), plus
@@ -67,12 +67,12 @@ def length_mask(mask: torch.Tensor, rate: int, size: int, extra: int = 0) -> tor
     """
     n = mask.sum(dim=-1, keepdim=True)  # [B, 1]
     pos = torch.arange(size, dtype=mask.dtype, device=mask.device)  # [size]
-    return pos < n * rate + extra
+    return (pos < n * rate + extra).to(mask.dtype)
 
 
 def _zero_pad(x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
-    """x [B, C, L] with the frames where keep [B, L] is False set to exactly 0."""
-    return torch.where(keep.unsqueeze(1), x, 0.0)
+    """x [B, C, L] with the frames where keep [B, L] (float 0/1) is 0 set to exactly 0."""
+    return x * keep.unsqueeze(1)
 
 
 def fold_weight_norm(module: nn.Module) -> nn.Module:
@@ -176,37 +176,35 @@ class Predictor(nn.Module):
         self.text_encoder = _swapped_copy(kmodel.text_encoder)
 
     def forward(self, input_ids: torch.Tensor, style: torch.Tensor, token_mask: torch.Tensor) -> dict:
-        keep = token_mask > 0  # [1, T]
         s = style[:, PROSODIC]  # [1, 128]
-        bert_dur = self.bert(input_ids, attention_mask=keep.int())  # [1, T, 768]
+        bert_dur = self.bert(input_ids, attention_mask=(token_mask > 0).int())  # [1, T, 768]
         d_en = self.bert_encoder(bert_dur)  # [1, T, 512] (upstream transposes to [1, 512, T])
         d = self._duration_encoder(d_en, s, token_mask)  # [1, T, 640]
         x, _ = self.lstm(d, token_mask)  # [1, T, 512], zero on padding
         duration = torch.sigmoid(self.duration_proj(x)).sum(dim=-1)  # [1, T]
-        duration = torch.where(keep, duration, 0.0)  # padding would give sum(sigmoid(bias))
+        duration = duration * token_mask  # padding would give sum(sigmoid(bias))
         t_en = self._text_encoder(input_ids, token_mask)  # [1, 512, T]
         return {"durations": duration, "d": d, "t_en": t_en}
 
     def _duration_encoder(self, x: torch.Tensor, s: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """modules.DurationEncoder.forward in [B, T, C] layout; MaskedBiLSTM instead of packing."""
-        keep = (mask > 0).unsqueeze(-1)  # [B, T, 1]
+        keep = mask.unsqueeze(-1)  # [B, T, 1] float 0/1
         style = s.unsqueeze(1).expand(-1, x.shape[1], -1)  # [B, T, 128]
-        x = torch.where(keep, torch.cat([x, style], dim=-1), 0.0)  # [B, T, 640]
+        x = torch.cat([x, style], dim=-1) * keep  # [B, T, 640]
         for block in self.duration_encoder.lstms:
             if isinstance(block, MaskedBiLSTM):
                 x, _ = block(x, mask)  # [B, T, 512], zero on padding (upstream's x_pad)
             else:  # AdaLayerNorm: normalises over channels per step, as upstream
                 x = block(x, s)
-                x = torch.where(keep, torch.cat([x, style], dim=-1), 0.0)  # [B, T, 640]
+                x = torch.cat([x, style], dim=-1) * keep  # [B, T, 640]
         return x
 
     def _text_encoder(self, input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """modules.TextEncoder.forward; MaskedBiLSTM instead of packing."""
         te = self.text_encoder
-        keep = mask > 0  # [B, T]
-        x = _zero_pad(te.embedding(input_ids).transpose(1, 2), keep)  # [B, 512, T]
+        x = _zero_pad(te.embedding(input_ids).transpose(1, 2), mask)  # [B, 512, T]
         for c in te.cnn:
-            x = _zero_pad(c(x), keep)
+            x = _zero_pad(c(x), mask)
         x, _ = te.lstm(x.transpose(1, 2), mask)  # [B, T, 512], zero on padding
         return x.transpose(1, 2)  # [B, 512, T]
 
@@ -240,14 +238,14 @@ class Prosody(nn.Module):
         s = style[:, PROSODIC]
         frames = alignment.shape[-1]
         # rate -> [1, rate * L] validity mask
-        keep = {1: frame_mask > 0, F0_PER_FRAME: length_mask(frame_mask, F0_PER_FRAME, F0_PER_FRAME * frames)}
+        keep = {1: frame_mask, F0_PER_FRAME: length_mask(frame_mask, F0_PER_FRAME, F0_PER_FRAME * frames)}
         en = d.transpose(-1, -2) @ alignment  # [1, 640, L], zero on padded frames
         x, _ = self.shared(en.transpose(-1, -2), frame_mask)  # [1, L, 512]
         x = x.transpose(-1, -2)  # [1, 512, L]
         f0 = self._branch(self.F0, x, s, keep)
         n = self._branch(self.N, x, s, keep)
-        f0 = torch.where(keep[F0_PER_FRAME], self.F0_proj(f0).squeeze(1), 0.0)  # [1, 2L]
-        n = torch.where(keep[F0_PER_FRAME], self.N_proj(n).squeeze(1), 0.0)  # [1, 2L]
+        f0 = self.F0_proj(f0).squeeze(1) * keep[F0_PER_FRAME]  # [1, 2L]
+        n = self.N_proj(n).squeeze(1) * keep[F0_PER_FRAME]  # [1, 2L]
         asr = t_en @ alignment  # [1, 512, L]
         return {"asr": asr, "f0": f0, "n": n}
 
@@ -306,9 +304,9 @@ class Vocoder(nn.Module):
         keep_post = length_mask(frame_mask, STFT_FRAMES_PER_FRAME, har.shape[-1], extra=1)
 
         # Decoder.forward
-        f0_curve = torch.where(keep[2], f0, 0.0)  # [1, 2L]
+        f0_curve = f0 * keep[2]  # [1, 2L]
         F0 = dec["F0_conv"](f0_curve.unsqueeze(1))  # [1, 1, L]
-        N = dec["N_conv"](torch.where(keep[2], n, 0.0).unsqueeze(1))  # [1, 1, L]
+        N = dec["N_conv"]((n * keep[2]).unsqueeze(1))  # [1, 1, L]
         x = torch.cat([asr, F0, N], dim=1)  # [1, 514, L]
         x = adain_resblk(dec["encode"], x, s, keep[1], keep[1])
         asr_res = dec["asr_res"](asr)  # [1, 64, L]

@@ -155,15 +155,20 @@ def test_lstm_matches_packed_upstream_at_every_length(kokoro_lstm, steps):
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.int32, torch.bool])
-def test_lstm_nonfinite_padding_does_not_leak(kokoro_lstm, dtype):
+def test_lstm_huge_padding_does_not_leak(kokoro_lstm, dtype):
+    """Padding is masked by an exact 0/1 blend, so any finite padding is inert, however large.
+
+    (Non-finite padding would leak through 0 * inf; the contract is finite padding, which the
+    host's zero fill and each stage's zeroed outputs guarantee.)
+    """
     block = MaskedBiLSTM.from_lstm(kokoro_lstm).eval()
     torch.manual_seed(1)
     steps, real = 24, 17
     mask = length_mask(torch.tensor([real]), steps).to(dtype)
     clean = torch.randn(1, steps, LSTM_IN)
     dirty = clean.clone()
-    dirty[:, real:: 2] = float("nan")
-    dirty[:, real + 1 :: 2] = float("inf")
+    dirty[:, real::2] = 1e6
+    dirty[:, real + 1 :: 2] = -1e6
     with torch.no_grad():
         ref, _ = block(clean[:, :real])
         out, (h_n, c_n) = block(dirty, mask)
@@ -430,8 +435,7 @@ def test_lstm_converts_and_matches_at_every_length(kokoro_lstm, tmp_path):
     x = torch.randn(1, steps, LSTM_IN)
     edge, ops, _ = convert(Wrapped(), (x, length_mask(torch.tensor([steps]), steps)), tmp_path, "masked_bilstm")
     assert set(ops) == {
-        "FULLY_CONNECTED", "LOGISTIC", "TANH", "MUL", "ADD", "SELECT_V2",
-        "NOT_EQUAL", "SLICE", "RESHAPE", "CONCATENATION",
+        "FULLY_CONNECTED", "LOGISTIC", "TANH", "MUL", "ADD", "SUB", "SLICE", "RESHAPE", "CONCATENATION",
     }, sorted(set(ops))
     assert "UNIDIRECTIONAL_SEQUENCE_LSTM" not in ops  # unrolled, masked by hand
     worst = 0.0
@@ -457,8 +461,7 @@ def test_adain_converts_and_matches_at_every_length(tmp_path):
     s = torch.randn(1, STYLE_HALF)
     edge, ops, _ = convert(block, (x, s, length_mask(torch.tensor([frames]), frames)), tmp_path, "masked_adain")
     assert set(ops) == {
-        "FULLY_CONNECTED", "SLICE", "RESHAPE", "ADD", "SUB", "MUL", "DIV", "SUM", "MAXIMUM",
-        "SELECT_V2", "NOT_EQUAL", "CAST", "RSQRT",
+        "FULLY_CONNECTED", "SLICE", "RESHAPE", "ADD", "SUB", "MUL", "DIV", "SUM", "MAXIMUM", "RSQRT",
     }, sorted(set(ops))
     worst = 0.0
     for real in range(1, frames + 1):
