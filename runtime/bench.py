@@ -101,7 +101,52 @@ def load_backend(name: str, cache: Path, threads: int | None):
 
         vocab = json.loads((cache / "weights" / "config.json").read_text())["vocab"]
         return LiteRTBackend(cached_bundles(cache / "weights", cache), vocab=vocab, threads=threads)
+    if name == "onnx":
+        return OnnxPeer(cache / "downloads" / "kokoro-v1.0.int8.onnx", threads)
     raise ValueError(f"unknown backend {name!r}")
+
+
+class OnnxPeer:
+    """The peer: kokoro-onnx's int8 export on onnxruntime, behind the same front-end and chunking.
+
+    Built with kokoro-onnx's own session factory and fed as kokoro-onnx feeds it (tokens with the
+    boundary pads, the style row for the phoneme count, speed), so the figures are the engine's.
+    The export returns no durations: word times are spread evenly (bench does not use them).
+    """
+
+    max_phonemes = 510  # kokoro-onnx's window
+
+    def __init__(self, model_path: Path, threads: int | None):
+        import onnxruntime as ort
+        from kokoro_onnx.session import create_session
+
+        if threads:  # kokoro-onnx leaves onnxruntime's default (all cores); pin only when asked
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = threads
+            self.session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+        else:
+            self.session = create_session(str(model_path))
+        from .vocab import phoneme_ids
+
+        self._ids = phoneme_ids
+        self.vocab = json.loads((model_path.parent.parent / "weights" / "config.json").read_text())["vocab"]
+
+    def synthesize(self, phonemes: str, voice_pack, speed: float = 1.0, seed: int = 0):
+        import numpy as np
+
+        from .voices import style_for
+
+        ids = self._ids(phonemes, self.vocab)
+        tokens = np.array([[0, *ids, 0]], dtype=np.int64)
+        audio = self.session.run(None, {"tokens": tokens, "style": style_for(voice_pack, len(phonemes)),
+                                        "speed": np.array([speed], np.float32)})[0].ravel()
+        frames = audio.size / 600
+        return _PeerOutput(audio, np.full(tokens.shape[1], frames / tokens.shape[1]))
+
+
+class _PeerOutput:
+    def __init__(self, audio, durations):
+        self.audio, self.durations = audio, durations
 
 
 def bench(backends: list[str], cases: list[str], cache_dir: str | None, threads: int | None,

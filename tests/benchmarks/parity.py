@@ -1,6 +1,6 @@
 """LiteRT bundles vs the PyTorch reference on held-out sentences, full bucket ladder, real weights.
 
-    python tests/benchmarks/parity.py [--limit N] [--json out.json]
+    python tests/benchmarks/parity.py [--limit N] [--json out.json] [--bundles DIR]
 
 Per sentence: rounded durations identical?; magnitude-spectrogram and waveform correlation with
 the excitation noise pinned to the same draw in both; then Whisper tiny.en WER of each backend
@@ -29,6 +29,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--bundles", type=Path, help="a bundle folder (default: the cache's, full ladder)")
     args = parser.parse_args()
 
     from kokoro_litert.convert.export import cached_bundles
@@ -40,7 +41,7 @@ def main() -> None:
 
     cache = cache_root()
     reference = TorchReference(cache / "weights")
-    litert = LiteRTBackend(cached_bundles(cache / "weights", cache), vocab=reference.vocab)
+    litert = LiteRTBackend(args.bundles or cached_bundles(cache / "weights", cache), vocab=reference.vocab)
     max_len = litert.max_phonemes
     heart = load_voice("af_heart", cache / "voices")
 
