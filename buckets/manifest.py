@@ -55,7 +55,7 @@ class Manifest:
     converter_version: str
     checkpoint_sha256: str
     files: dict[str, str]
-    """stage -> file name relative to the manifest ("predictor" -> "predictor.tflite")."""
+    """stage -> float32 file name relative to the manifest ("predictor" -> "predictor.tflite")."""
     buckets: tuple[BucketSpec, ...]
     dsp: dict[str, float | int]
     """DSP constants the bundles assume (sample rate, n_fft, hop, samples per frame, source params)."""
@@ -66,8 +66,23 @@ class Manifest:
     versions: dict[str, str] = field(default_factory=dict)
     vocab: dict[str, int] = field(default_factory=dict)
     """Phoneme symbol -> token id (config.json "vocab") of the checkpoint the bundles came from."""
+    variants: dict[str, dict[str, str]] = field(default_factory=dict)
+    """precision ("int8") -> the stage files that differ from `files` ({"vocoder": "vocoder.int8.tflite"})."""
     format: str = FORMAT
     format_version: int = FORMAT_VERSION
+
+    @property
+    def precisions(self) -> tuple[str, ...]:
+        return ("fp32", *sorted(self.variants))
+
+    def files_for(self, precision: str) -> dict[str, str]:
+        """stage -> file for a precision: "fp32" (the converted graphs) or one of `variants`."""
+        if precision == "fp32":
+            return dict(self.files)
+        if precision not in self.variants:
+            raise ManifestError(f"these bundles have no {precision!r} variant (they have {', '.join(self.precisions)}): "
+                                "convert them again with this version of kokoro-litert, or pick another precision")
+        return {**self.files, **self.variants[precision]}
 
     @property
     def ladder(self) -> tuple[Bucket, ...]:
@@ -114,6 +129,7 @@ class Manifest:
             sine_source_bias=float(raw["sine_source_bias"]),
             versions=dict(raw.get("versions", {})),
             vocab={str(k): int(v) for k, v in raw.get("vocab", {}).items()},
+            variants={str(k): dict(v) for k, v in raw.get("variants", {}).items()},
         )
 
     @classmethod

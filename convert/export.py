@@ -44,9 +44,11 @@ from kokoro_litert.buckets.manifest import STAGES, BucketSpec, Manifest, Signatu
 
 # Bump whenever stages.py, the blocks it swaps in, or the conversion settings change what a
 # bundle computes: it is part of the cache key, so stale bundles are never reused.
-CONVERTER_VERSION = "0.1.0+stages.2"
+CONVERTER_VERSION = "0.1.0+stages.3"
 
 FILES = {stage: f"{stage}.tflite" for stage in STAGES}
+# precision -> the stage files that differ from the float32 FILES (see convert/quantize.py).
+VARIANTS = {"int8": {"vocoder": "vocoder.int8.tflite"}}
 HIDDEN_DIM = 512  # config.json hidden_dim: t_en / asr channels
 D_DIM = HIDDEN_DIM + STYLE_DIM // 2  # 640: duration-encoder features, hidden + prosody style
 
@@ -219,7 +221,23 @@ def _convert_stage_job(weights_dir: str, stage: str, ladder: tuple[Bucket, ...],
     module = fold_weight_norm(cls(kmodel).eval())
     del kmodel
     with torch.no_grad():
-        return convert_stage(stage, module, ladder, Path(path))
+        figures = convert_stage(stage, module, ladder, Path(path))
+        if stage == "vocoder":
+            figures["int8"] = _quantize_vocoder(module, ladder, Path(path))
+    return figures
+
+
+def _quantize_vocoder(module, ladder: tuple[Bucket, ...], path: Path, log=print) -> dict:
+    from kokoro_litert.convert.quantize import quantize_vocoder, residual_conv_widths
+
+    widths, count = residual_conv_widths(module)
+    int8_path = path.with_name(VARIANTS["int8"]["vocoder"])
+    figures = quantize_vocoder(path, int8_path, widths, count)
+    figures["max_rel_error"] = verify_stage("vocoder", module, ladder, int8_path)
+    worst = max(figures["max_rel_error"].items(), key=lambda kv: kv[1])
+    log(f"vocoder int8: {figures['int8_convs']} residual convs quantized in {figures['seconds']:.1f} s, "
+        f"{figures['bytes'] / 1e6:.1f} MB; worst error vs PyTorch {worst[1]:.1e} ({worst[0]})")
+    return figures
 
 
 def convert_bundles(weights_dir: str | os.PathLike, out_dir: str | os.PathLike,
@@ -261,6 +279,7 @@ def convert_bundles(weights_dir: str | os.PathLike, out_dir: str | os.PathLike,
             converter_version=CONVERTER_VERSION,
             checkpoint_sha256=sha,
             files=dict(FILES),
+            variants={k: dict(v) for k, v in VARIANTS.items()},
             buckets=tuple(
                 BucketSpec(b, *(specs[stage][signature_names(stage, b)] for stage in STAGES)) for b in ladder
             ),

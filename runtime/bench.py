@@ -64,6 +64,10 @@ def run_case(backend_name: str, words: int, cache_dir: str | None, threads: int 
     tts = Kokoro(backend, cache / "voices")
     tts.voice("af_heart")
     list(tts.stream("Warm up.", voice="af_heart"))  # lexicon, interpreters and kernels, once
+    buckets = None
+    if hasattr(backend, "bundles"):
+        backend.bundles.warm_up()  # every bucket: the first call of each packs its weights
+        buckets = backend.bundles.warm_up()  # warm: seconds per stage at each full bucket
     if getattr(backend, "stage_times", None):
         backend.stage_times.clear()
     load_s = time.perf_counter() - t_load
@@ -79,6 +83,8 @@ def run_case(backend_name: str, words: int, cache_dir: str | None, threads: int 
     result = {"backend": backend_name, "words": len(text.split()), "chunks": chunks, "audio_s": round(audio_s, 2),
               "synth_s": round(total, 3), "rtf": round(total / audio_s, 3), "first_audio_s": round(first, 3),
               "load_s": round(load_s, 2), "peak_rss_mb": round(_peak_rss_mb(), 1)}
+    if buckets:
+        result["buckets_s"] = buckets
     stage_times = getattr(backend, "stage_times", None)
     if stage_times:
         result["stages_s"] = {k: round(v, 3) for k, v in stage_times.items()}
@@ -94,13 +100,14 @@ def load_backend(name: str, cache: Path, threads: int | None):
         if threads:
             torch.set_num_threads(threads)
         return TorchReference(cache / "weights")
-    if name == "litert":
+    if name in ("litert", "litert-fp32"):
         from kokoro_litert.convert.export import cached_bundles
 
         from .litert import LiteRTBackend
 
         vocab = json.loads((cache / "weights" / "config.json").read_text())["vocab"]
-        return LiteRTBackend(cached_bundles(cache / "weights", cache), vocab=vocab, threads=threads)
+        return LiteRTBackend(cached_bundles(cache / "weights", cache), vocab=vocab, threads=threads,
+                             precision="fp32" if name == "litert-fp32" else "int8")
     if name == "onnx":
         return OnnxPeer(cache / "downloads" / "kokoro-v1.0.int8.onnx", threads)
     raise ValueError(f"unknown backend {name!r}")
@@ -175,6 +182,11 @@ def bench(backends: list[str], cases: list[str], cache_dir: str | None, threads:
             report["synthesis"].append(row)
             log(f"{backend:8} {case:10} {row['words']:>6} {row['audio_s']:>8.1f} {row['rtf']:>6.3f} "
                 f"{row['first_audio_s']:>8.2f} {row['peak_rss_mb']:>7.0f}")
+    for row in report["synthesis"]:
+        if row.get("buckets_s") and row["case"] == cases[0]:
+            log(f"{row['backend']}: seconds per call at each full bucket (predictor / prosody / vocoder)")
+            for name, stages in row["buckets_s"].items():
+                log(f"  {name:10} " + " / ".join(f"{stages[s]:.3f}" for s in ("predictor", "prosody", "vocoder")))
     if json_path:
         from .cache import atomic_write
 

@@ -13,7 +13,7 @@ import numpy as np
 from kokoro_litert.buckets.ladder import NoBucketError
 
 from .api import ChunkTooLong
-from .bundles import Bundles, synthesize_with
+from .bundles import DEFAULT_PRECISION, Bundles, synthesize_with
 from .errors import KokoroError
 from .vocab import phoneme_ids
 from .voices import style_for
@@ -27,11 +27,11 @@ class LiteRTBackend:
     """
 
     def __init__(self, bundles_dir: str | os.PathLike, vocab: dict[str, int] | None = None,
-                 threads: int | None = None):
+                 threads: int | None = None, precision: str = DEFAULT_PRECISION):
         folder = Path(bundles_dir)
         if not (folder / "manifest.json").is_file():
             raise KokoroError(f"No LiteRT bundles in {folder}.", "Run `kokoro-litert convert` first.")
-        self.bundles = Bundles(folder, num_threads=threads or os.cpu_count() or 1)
+        self.bundles = Bundles(folder, num_threads=threads or os.cpu_count() or 1, precision=precision)
         self.vocab = vocab or _vocab_for(folder)
         self.max_phonemes = max(b.tokens for b in self.bundles.ladder) - 2  # two boundary pad tokens
         self.stage_times: dict[str, float] = defaultdict(float)
