@@ -74,6 +74,20 @@ def _read_text(args) -> str:
     raise KokoroError("No text given.", "Pass TEXT, --text-file FILE, or pipe text on stdin.")
 
 
+def _check_output(path: Path, option: str) -> None:
+    """Fail before any synthesis when `path` cannot be written (it is a folder, or its folder is not one)."""
+    if path.is_dir():
+        problem = "it is a directory"
+    elif not path.parent.is_dir():
+        problem = f"{path.parent} is not a folder" if path.parent.exists() else f"there is no folder {path.parent}"
+    elif not os.access(path.parent, os.W_OK):
+        problem = f"{path.parent} is not writable"
+    else:
+        return
+    raise KokoroError(f"Cannot write {path}: {problem}.",
+                      f"Pass {option} with a file name in an existing, writable folder.")
+
+
 def _progress_bar(done: int, total: int) -> None:
     if total > 1 and sys.stderr.isatty():
         width = 30
@@ -118,7 +132,7 @@ def _backend(args, cache: Path):
     from kokoro_litert.runtime.litert import LiteRTBackend
 
     folder = args.bundles or _bundles_dir(cache)
-    return LiteRTBackend(folder, vocab=_cached_vocab(cache), threads=args.threads)
+    return LiteRTBackend(folder, vocab=_cached_vocab(cache), threads=args.threads, precision=args.precision)
 
 
 def _cached_vocab(cache: Path) -> dict | None:
@@ -146,7 +160,7 @@ def cmd_convert(args) -> int:
 def cmd_say(args) -> int:
     import json
 
-    from kokoro_litert.runtime.api import Kokoro
+    from kokoro_litert.runtime.api import Kokoro, speakable
     from kokoro_litert.runtime.wav import WavStream, to_pcm16
 
     if not 0.5 <= args.speed <= 2.0:
@@ -159,10 +173,11 @@ def cmd_say(args) -> int:
                           "Pass Kokoro phonemes, e.g. --phonemes \"həlˈO wˈɜɹld\", or text instead.")
     text = None if args.phonemes is not None else _read_text(args)
     if not to_stdout:
-        out = Path(args.output)
-        if out.is_dir() or not out.parent.exists():
-            raise KokoroError(f"Cannot write {out}: {'it is a directory' if out.is_dir() else 'no such folder'}.",
-                              "Pass -o with a file name in an existing, writable folder.")
+        _check_output(Path(args.output), "-o")
+    if args.timestamps:
+        _check_output(args.timestamps, "--timestamps")
+    # Unspeakable text fails here, in one line, before weights, voices or a backend are touched.
+    phonemized = speakable(text, args.lang) if text is not None else None
     cache = cache_root(args.cache_dir)
     _ensure_weights(cache)
     # Check the voice and the phonemes before building a backend, which may convert bundles first.
@@ -174,11 +189,12 @@ def cmd_say(args) -> int:
 
         phoneme_ids(args.phonemes.strip(), _cached_vocab(cache))
     tts = Kokoro(_backend(args, cache), cache / "voices")
+    progress = None if args.stream else _progress_bar  # --stream logs each chunk as it goes out instead
     if args.phonemes is not None:
-        chunks = tts.stream_phonemes(args.phonemes.strip(), args.voice, args.speed, args.seed, _progress_bar)
+        chunks = tts.stream_phonemes(args.phonemes.strip(), args.voice, args.speed, args.seed, progress)
     else:
-        chunks = tts.stream(text, args.voice, args.speed, args.lang, args.seed,
-                            warn=lambda m: _log(f"warning: {m}"), progress=_progress_bar)
+        chunks = tts.stream(phonemized, args.voice, args.speed, args.lang, args.seed,
+                            warn=lambda m: _log(f"warning: {m}"), progress=progress)
     t0 = time.perf_counter()
     first_audio = None
     words = []
@@ -191,6 +207,9 @@ def cmd_say(args) -> int:
             sink(chunk.audio)
             samples += chunk.audio.size
             words.extend({"word": w.word, "start": round(w.start, 3), "end": round(w.end, 3)} for w in chunk.words)
+            if args.stream:
+                _log(f"chunk {chunk.index + 1}: {chunk.audio.size / 24000:.2f} s of audio out after "
+                     f"{time.perf_counter() - t0:.2f} s")
 
     if to_stdout:
         consume(lambda audio: (sys.stdout.buffer.write(to_pcm16(audio)), sys.stdout.buffer.flush()))
@@ -266,12 +285,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="litert: the converted bundles (converted on first use); torch: the upstream reference")
     p.add_argument("--bundles", type=Path, help="a converted bundle folder (default: the cache's)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")
+    p.add_argument("--precision", choices=["int8", "fp32"], default="int8",
+                   help="LiteRT vocoder: int8 generator convs (fast, default) or fp32 (closest to PyTorch)")
     p.add_argument("--timestamps", type=Path, help="write word start/end times (JSON) here")
+    p.add_argument("--stream", action="store_true",
+                   help="log one line per chunk as it goes out (audio is written chunk by chunk either way: "
+                        "raw PCM flushed per chunk, or the WAV under a temporary name until the end)")
     p.set_defaults(func=cmd_say)
 
     p = sub.add_parser("bench", help="real-time factor, time to first audio, memory; front-end speed")
     _add_cache_arg(p)
-    p.add_argument("--backend", default="litert,torch", help="comma-separated backends to measure")
+    p.add_argument("--backend", default="litert,litert-fp32,onnx,torch",
+                   help="comma-separated: litert (int8 vocoder), litert-fp32, onnx (kokoro-onnx peer), torch")
     p.add_argument("--cases", default="short,paragraph,long", help="short (12 words), paragraph (120), long (600)")
     p.add_argument("--threads", type=int, default=None, help="threads per backend (default: all cores)")
     p.add_argument("--json", type=Path, help="also write the figures here")
