@@ -142,6 +142,20 @@ def _fade_edges(audio: np.ndarray) -> np.ndarray:
     return audio
 
 
+def speakable(text: str, lang: str = "a"):
+    """`phonemize(text)`, or a KokoroError naming what was skipped when nothing in it can be spoken.
+
+    The error comes before any warning is reported, so a CLI prints one line for unspeakable input.
+    """
+    from .text import phonemize
+
+    result = phonemize(text, lang=lang)
+    if not result.phonemes.strip():
+        skipped = f" ({'; '.join(result.warnings)})" if result.warnings else ""
+        raise KokoroError(f"Nothing speakable in the input{skipped}.", "Pass text with English words in it.")
+    return result
+
+
 class Kokoro:
     """Speaks English text through a synthesis backend. See the module docstring for the API."""
 
@@ -160,19 +174,20 @@ class Kokoro:
         chunks = [c.audio for c in self.stream(text, voice, speed, lang, seed)]
         return (np.concatenate(chunks) if chunks else np.zeros(0, np.float32)), SAMPLE_RATE
 
-    def stream(self, text: str, voice: str = "af_heart", speed: float = 1.0, lang: str = "a",
+    def stream(self, text, voice: str = "af_heart", speed: float = 1.0, lang: str = "a",
                seed: int = 0, warn=None, progress=None) -> Iterator[Chunk]:
-        from .text import phonemize
+        """Chunks as they are synthesized: nothing is synthesized before the caller asks for a chunk.
 
+        text: a string, or what `speakable(text, lang)` returned for it (then `lang` is unused), so a
+        caller can reject unspeakable input before it builds a backend.
+        """
         if not 0.5 <= speed <= 2.0:
             raise KokoroError(f"Speed {speed} is out of range.", "Use a speed between 0.5 and 2.0.")
         pack = self.voice(voice)
-        result = phonemize(text, lang=lang)
+        result = speakable(text, lang) if isinstance(text, str) else text
         for message in result.warnings:
             if warn:
                 warn(message)
-        if not result.phonemes.strip():
-            raise KokoroError("Nothing speakable in the input.", "Pass text with English words in it.")
         spans = _word_spans(result.phonemes, result.words)
         pieces = split_phonemes(result.phonemes, spans, self.backend.max_phonemes)
         yield from self._synthesize_pieces(pieces, pack, speed, seed, progress)
