@@ -123,7 +123,7 @@ DEFAULT_PRECISION = "int8"
 PyTorch; "fp32" is the faithful one (0.99999). See convert/quantize.py."""
 
 
-BUNDLE_REMEDY = "Convert them again with `kokoro-litert convert`, or pass --bundles a complete bundle folder."
+BUNDLE_REMEDY = "Convert the bundles again with `kokoro-litert convert`, or pass --bundles a complete bundle folder."
 
 
 def load_checked_manifest(folder: str | os.PathLike) -> Manifest:
@@ -171,7 +171,10 @@ def load_checked_manifest(folder: str | os.PathLike) -> Manifest:
 
 
 def _one_line(e: BaseException) -> str:
-    return " ".join(str(e).split()).rstrip(".")
+    """An exception's message on one line, without ManifestError's own ": convert ..." advice."""
+    import re
+
+    return re.sub(r": (convert|run the converter)[^:]*$", "", " ".join(str(e).split())).rstrip(".")
 
 
 class Bundles:
