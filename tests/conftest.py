@@ -42,3 +42,16 @@ def heart(cache_dir):
     from kokoro_litert.runtime.voices import load_voice
 
     return load_voice("af_heart", cache_dir / "voices")
+
+
+@pytest.fixture(scope="session")
+def bundle_dir(cache_dir):
+    """The smallest-bucket LiteRT bundle (32 tokens x 128 frames), converted once into the cache.
+
+    The same folder as tests/test_bundles.py's fixture of this name (which overrides this one there):
+    every graph at one bucket, so the CLI tests never convert the full ladder.
+    """
+    from kokoro_litert.buckets.ladder import Bucket
+    from kokoro_litert.convert.export import cached_bundles
+
+    return cached_bundles(cache_dir / "weights", cache_dir, (Bucket(32, 128),), jobs=3)
