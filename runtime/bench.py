@@ -46,7 +46,9 @@ def sample_text(words: int) -> str:
     return " ".join(out)
 
 
-CASES = {"short": 12, "paragraph": 120, "long": 600}
+CASES = {"short": 12, "paragraph": 120, "long": 600, "article": 3000}
+"""Words per case; "article" (about 20 minutes of audio) is not in the default run: it checks that
+memory stays flat with text length (`--cases paragraph,article`)."""
 
 
 def _peak_rss_mb() -> float:

@@ -297,7 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_cache_arg(p)
     p.add_argument("--backend", default="litert,litert-fp32,onnx,torch",
                    help="comma-separated: litert (int8 vocoder), litert-fp32, onnx (kokoro-onnx peer), torch")
-    p.add_argument("--cases", default="short,paragraph,long", help="short (12 words), paragraph (120), long (600)")
+    p.add_argument("--cases", default="short,paragraph,long", help="short (12 words), paragraph (120), long (600), article (3000)")
     p.add_argument("--threads", type=int, default=None, help="threads per backend (default: all cores)")
     p.add_argument("--json", type=Path, help="also write the figures here")
     p.set_defaults(func=cmd_bench)
