@@ -1,6 +1,6 @@
 """Text in, speech out: chunking, streaming, voices, speed and word timings over a synthesis backend.
 
-    tts = Kokoro(backend)                       # a LiteRT bundle runner or the torch reference
+    tts = Kokoro.from_bundles(bundles_dir)      # or Kokoro(backend, voices_dir): any backend below
     samples, sample_rate = tts.create("Hello there.", voice="af_heart", speed=1.0)
     for chunk in tts.stream(long_text): ...     # chunk.audio, chunk.text, chunk.words (start/end s)
 
@@ -163,6 +163,19 @@ class Kokoro:
         self.backend = backend
         self.voices_dir = Path(voices_dir)
         self._voices: dict[str, np.ndarray] = {}
+
+    @classmethod
+    def from_bundles(cls, bundles_dir: str | Path, voices_dir: str | Path | None = None,
+                     threads: int | None = None, precision: str = "int8") -> "Kokoro":
+        """LiteRT bundles (a `kokoro-litert convert` folder) and voices (default: the cache's).
+
+        threads: CPU threads (default: all cores); precision: "int8" (fast) or "fp32".
+        """
+        from .cache import cache_root
+        from .litert import LiteRTBackend
+
+        return cls(LiteRTBackend(bundles_dir, threads=threads, precision=precision),
+                   voices_dir if voices_dir is not None else cache_root() / "voices")
 
     def voice(self, spec: str) -> np.ndarray:
         if spec not in self._voices:
