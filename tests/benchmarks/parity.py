@@ -1,6 +1,6 @@
 """LiteRT bundles vs the PyTorch reference on held-out sentences, full bucket ladder, real weights.
 
-    python tests/benchmarks/parity.py [--limit N] [--json out.json] [--bundles DIR]
+    python tests/benchmarks/parity.py [--limit N] [--json out.json] [--bundles DIR] [--precision int8|fp32]
 
 Per sentence: rounded durations identical?; magnitude-spectrogram and waveform correlation with
 the excitation noise pinned to the same draw in both; then Whisper tiny.en WER of each backend
@@ -30,6 +30,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--json", type=Path)
     parser.add_argument("--bundles", type=Path, help="a bundle folder (default: the cache's, full ladder)")
+    parser.add_argument("--precision", default="fp32", choices=["fp32", "int8"])
     args = parser.parse_args()
 
     from kokoro_litert.convert.export import cached_bundles
@@ -41,7 +42,8 @@ def main() -> None:
 
     cache = cache_root()
     reference = TorchReference(cache / "weights")
-    litert = LiteRTBackend(args.bundles or cached_bundles(cache / "weights", cache), vocab=reference.vocab)
+    litert = LiteRTBackend(args.bundles or cached_bundles(cache / "weights", cache), vocab=reference.vocab,
+                           precision=args.precision)
     max_len = litert.max_phonemes
     heart = load_voice("af_heart", cache / "voices")
 
