@@ -76,7 +76,9 @@ def held(self, *args, **kw):
     return synthesize(self, *args, **kw)
 
 litert.LiteRTBackend.synthesize = held
-sys.exit(cli.main(sys.argv[1:]))
+status = cli.main(sys.argv[1:])
+print("TRACE torch imported" if "torch" in sys.modules else "TRACE torch not imported", file=sys.stderr, flush=True)
+sys.exit(status)
 """
 DEADLINE = 900  # s: only a hung (non-streaming) CLI gets near it; two chunks take well under a minute
 
@@ -152,3 +154,4 @@ def test_say_stream_writes_the_first_chunk_before_synthesizing_the_second(bundle
     assert abs(len(audio) / 2 / 24000 - sum(seconds)) <= 0.02
     assert log.index("TRACE synthesize 2") > log.index(chunk_lines[0][0][0])
     assert not any(re.fullmatch(r"chunk \d+/\d+", line) for line in log)  # --stream replaces the progress lines
+    assert "TRACE torch not imported" in log  # the LiteRT say path is torch-free
