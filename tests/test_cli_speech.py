@@ -1,7 +1,8 @@
 """What `kokoro-litert say` produces on the real weights, judged as speech: WER and word timestamps.
 
 One process per backend speaks the whole dev set (40 sentences, 482 words) from a text file
-(LiteRT 127 s, PyTorch 372 s, the whole file 9 min, measured while a conversion shared the 2 cores):
+(on an idle 2-core box: LiteRT 82 s, PyTorch 117 s, the whole file 4 min; 9 min while a
+conversion shared the cores):
 LiteRT on the smallest bundle (32 tokens x 128 frames, so most sentences are cut into several
 chunks), and the PyTorch reference (each sentence one chunk). Whisper tiny.en (tests/asr_judge.py)
 transcribes each WAV once; WER is over the whole text. The same two runs give the word timestamps:
