@@ -78,7 +78,7 @@ def pick(n_tokens: int, n_frames: int = 0, ladder: tuple[Bucket, ...] = LADDER) 
     """The smallest bucket with at least n_tokens token slots and n_frames frames.
 
     Call it with n_frames=0 to choose the predictor's bucket, then again with the predicted
-    frame count for prosody and vocoder (which may pick a larger bucket).
+    frame count for prosody (which may pick a larger bucket); `pick_frames` for the vocoder.
     """
     if n_tokens < 1 or n_frames < 0:
         raise ValueError(f"need n_tokens >= 1 and n_frames >= 0, got {n_tokens}, {n_frames}")
@@ -91,6 +91,18 @@ def pick(n_tokens: int, n_frames: int = 0, ladder: tuple[Bucket, ...] = LADDER) 
         f"bucket ({largest.tokens} tokens, {largest.frames} frames = {largest.seconds:.1f} s): split the text "
         "into shorter sentences, raise the speed, or convert the bundles with a larger ladder."
     )
+
+
+def pick_frames(n_frames: int, ladder: tuple[Bucket, ...] = LADDER) -> Bucket:
+    """The bucket with the fewest frames >= n_frames, whatever its tokens: the vocoder's.
+
+    The vocoder's cost grows with frames and its signature depends on them alone, so a long
+    sentence spoken fast (many tokens, few frames) need not pay for the frames of its token bucket.
+    """
+    fitting = [b for b in ladder if b.frames >= n_frames]
+    if not fitting:
+        return pick(1, n_frames, ladder)  # raises NoBucketError with the advice
+    return min(fitting, key=lambda b: (b.frames, b.tokens))
 
 
 def parse_ladder(spec: str) -> tuple[Bucket, ...]:

@@ -24,7 +24,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from kokoro_litert.buckets import N_FREQ, PAD_TOKEN, STYLE_DIM
-from kokoro_litert.buckets.ladder import Bucket, pick
+from kokoro_litert.buckets.ladder import F0_PER_FRAME, Bucket, pick, pick_frames
 from kokoro_litert.buckets.manifest import STAGES, Manifest
 from kokoro_litert.dsp import alignment_matrix, istft, round_durations, sine_source, stft
 
@@ -41,7 +41,9 @@ class Synthesis:
     durations_raw: np.ndarray
     """[tokens] float32 sum of the duration sigmoids, before speed and rounding."""
     bucket: Bucket
-    """The bucket prosody and vocoder ran at."""
+    """The bucket prosody ran at."""
+    vocoder_bucket: Bucket
+    """The bucket the vocoder ran at: the fewest frames that hold the utterance (`pick_frames`)."""
 
 
 @dataclass(frozen=True)
@@ -102,13 +104,18 @@ def synthesize_with(run: Runner, ladder: Sequence[Bucket], sine_weight: np.ndarr
         har_source = sine_source(f0, sine_weight, sine_bias, rng=np.random.default_rng(seed))
     magnitude, phase = stft(har_source)  # [11, 120 n + 1] each
     n_stft = magnitude.shape[1]
-    har = np.zeros((1, 2 * N_FREQ, bucket.stft_frames), dtype=np.float32)
+    # The vocoder may run at fewer frames than prosody did: prosody's outputs are zero past the
+    # real length, so cutting them to the vocoder's bucket drops padding only.
+    voc_bucket = pick_frames(n_frames, ladder)
+    frames = voc_bucket.frames
+    har = np.zeros((1, 2 * N_FREQ, voc_bucket.stft_frames), dtype=np.float32)
     har[0, :N_FREQ, :n_stft] = magnitude
     har[0, N_FREQ:, :n_stft] = phase
-    voc = run("vocoder", bucket, asr=pros["asr"], f0=pros["f0"], n=pros["n"], style=style, har=har,
-              frame_mask=frame_mask)
+    f0_len = F0_PER_FRAME * frames
+    voc = run("vocoder", voc_bucket, asr=np.asarray(pros["asr"])[:, :, :frames], f0=np.asarray(pros["f0"])[:, :f0_len],
+              n=np.asarray(pros["n"])[:, :f0_len], style=style, har=har, frame_mask=frame_mask[:, :frames])
     audio = istft(np.asarray(voc["magnitude"])[0, :, :n_stft], np.asarray(voc["phase"])[0, :, :n_stft])
-    return Synthesis(audio=audio, durations=pred_dur, durations_raw=raw, bucket=bucket)
+    return Synthesis(audio=audio, durations=pred_dur, durations_raw=raw, bucket=bucket, vocoder_bucket=voc_bucket)
 
 
 def _pad_axis(x: np.ndarray, axis: int, size: int) -> np.ndarray:
@@ -227,10 +234,12 @@ class Bundles:
         import time
 
         seconds: dict[str, dict[str, float]] = {}
+        rng = np.random.default_rng(0)  # noise, not zeros: int8 kernels quantize each row by its range
         for bucket in self.ladder:
             for stage in STAGES:
                 spec = self.manifest.spec(bucket).signature(stage)
-                inputs = {k: np.zeros(t.shape, t.dtype) for k, t in spec.inputs.items()}
+                inputs = {k: (rng.standard_normal(t.shape) if t.dtype.startswith("float") else np.zeros(t.shape))
+                          .astype(t.dtype) for k, t in spec.inputs.items()}
                 for mask in {"token_mask", "frame_mask"} & set(inputs):
                     inputs[mask][:] = 1
                 start = time.perf_counter()

@@ -282,8 +282,35 @@ def test_bucket_promotion_when_frames_overflow(reference, stages, heart, sine_pa
     assert corr > WAVE_CORRELATION
 
 
+def test_vocoder_runs_at_the_fewest_frames_that_fit(reference, stages, heart, sine_params):
+    """Many tokens, few frames (fast speech): prosody needs the 64-token bucket, the vocoder only
+    128 frames; prosody's outputs are cut to 128 frames for it, which drops padding only."""
+    from kokoro_litert.runtime.voices import style_for
+
+    phonemes, speed = LONGER, 2.0
+    ids = [reference.vocab[c] for c in phonemes]
+    style = style_for(heart, len(ids))
+    first = synthesize_with(torch_runner(stages), (SMALL, MEDIUM), *sine_params, ids, style, speed=speed, seed=0)
+    assert len(ids) + 2 > SMALL.tokens and first.durations.sum() <= SMALL.frames, "pick a case that needs this"
+    assert (first.bucket, first.vocoder_bucket) == (MEDIUM, SMALL)
+    excitation = random_excitation(int(first.durations.sum()), seed=3)
+    ours = synthesize_with(torch_runner(stages), (SMALL, MEDIUM), *sine_params, ids, style, speed=speed,
+                           excitation=excitation)
+    with pinned_excitation(excitation):
+        ref = reference.synthesize(phonemes, heart, speed=speed, durations=ours.durations)
+    corr = float(np.corrcoef(ours.audio, ref.audio)[0, 1])
+    print(f"speed {speed}: {first.durations.sum()} frames, vocoder at {first.vocoder_bucket.name}, "
+          f"waveform correlation {corr:.6f}")
+    assert corr > WAVE_CORRELATION
+
+
 def test_ladder_pick():
-    from kokoro_litert.buckets.ladder import LADDER, NoBucketError, parse_ladder, pick
+    from kokoro_litert.buckets.ladder import LADDER, NoBucketError, parse_ladder, pick, pick_frames
+
+    assert pick_frames(100) == SMALL and pick_frames(129) == MEDIUM and pick_frames(512) == LADDER[-1]
+    assert pick_frames(100, (Bucket(64, 128), SMALL)) == SMALL  # fewest frames, then fewest tokens
+    with pytest.raises(NoBucketError):
+        pick_frames(513)
 
     assert pick(12) == SMALL and pick(32, 128) == SMALL
     assert pick(12, 129) == MEDIUM  # frames overflow promotes the bucket
