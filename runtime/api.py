@@ -20,6 +20,7 @@ from typing import Iterator, Protocol
 import numpy as np
 
 from kokoro_litert.buckets import SAMPLE_RATE, SAMPLES_PER_FRAME
+from kokoro_litert.buckets.manifest import DEFAULT_PRECISION
 
 from .errors import KokoroError
 from .voices import load_voice
@@ -199,7 +200,7 @@ class Kokoro:
 
     @classmethod
     def from_bundles(cls, bundles_dir: str | Path, voices_dir: str | Path | None = None,
-                     threads: int | None = None, precision: str = "int8") -> "Kokoro":
+                     threads: int | None = None, precision: str = DEFAULT_PRECISION) -> "Kokoro":
         """LiteRT bundles (a `kokoro-litert convert` folder) and voices (default: the cache's).
 
         threads: CPU threads (default: all cores); precision: "int8" (fast) or "fp32".

@@ -107,11 +107,11 @@ def load_backend(name: str, cache: Path, threads: int | None):
 
         from .litert import LiteRTBackend
 
-        vocab = json.loads((cache / "weights" / "config.json").read_text())["vocab"]
-        return LiteRTBackend(cached_bundles(cache / "weights", cache), vocab=vocab, threads=threads,
+        return LiteRTBackend(cached_bundles(cache / "weights", cache), threads=threads,
                              precision="fp32" if name == "litert-fp32" else "int8")
     if name == "onnx":
-        return OnnxPeer(cache / "downloads" / "kokoro-v1.0.int8.onnx", threads)
+        vocab = json.loads((cache / "weights" / "config.json").read_text())["vocab"]
+        return OnnxPeer(cache / "downloads" / "kokoro-v1.0.int8.onnx", vocab, threads)
     raise ValueError(f"unknown backend {name!r}")
 
 
@@ -125,7 +125,7 @@ class OnnxPeer:
 
     max_phonemes = 510  # kokoro-onnx's window
 
-    def __init__(self, model_path: Path, threads: int | None):
+    def __init__(self, model_path: Path, vocab: dict[str, int], threads: int | None):
         import onnxruntime as ort
         from kokoro_onnx.session import create_session
 
@@ -135,17 +135,15 @@ class OnnxPeer:
             self.session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
         else:
             self.session = create_session(str(model_path))
-        from .vocab import phoneme_ids
-
-        self._ids = phoneme_ids
-        self.vocab = json.loads((model_path.parent.parent / "weights" / "config.json").read_text())["vocab"]
+        self.vocab = vocab
 
     def synthesize(self, phonemes: str, voice_pack, speed: float = 1.0, seed: int = 0):
         import numpy as np
 
+        from .vocab import phoneme_ids
         from .voices import style_for
 
-        ids = self._ids(phonemes, self.vocab)
+        ids = phoneme_ids(phonemes, self.vocab)
         tokens = np.array([[0, *ids, 0]], dtype=np.int64)
         audio = self.session.run(None, {"tokens": tokens, "style": style_for(voice_pack, len(phonemes)),
                                         "speed": np.array([speed], np.float32)})[0].ravel()

@@ -25,8 +25,10 @@ import numpy as np
 
 from kokoro_litert.buckets import N_FREQ, PAD_TOKEN, STYLE_DIM
 from kokoro_litert.buckets.ladder import F0_PER_FRAME, Bucket, pick, pick_frames
-from kokoro_litert.buckets.manifest import STAGES, Manifest
+from kokoro_litert.buckets.manifest import DEFAULT_PRECISION, STAGES, Manifest, ManifestError
 from kokoro_litert.dsp import alignment_matrix, istft, round_durations, sine_source, stft
+
+from .errors import KokoroError
 
 Runner = Callable[..., dict]
 """run(stage, bucket, **inputs) -> {output name: array}; stage in STAGES."""
@@ -125,11 +127,6 @@ def _pad_axis(x: np.ndarray, axis: int, size: int) -> np.ndarray:
     return np.pad(x, pad) if pad[axis][1] else x
 
 
-DEFAULT_PRECISION = "int8"
-"""int8 generator convs in the vocoder: ~2.5x faster vocoder, spectrogram correlation ~0.998 to
-PyTorch; "fp32" is the faithful one (0.99999). See convert/quantize.py."""
-
-
 BUNDLE_REMEDY = "Convert the bundles again with `kokoro-litert convert`, or pass --bundles a complete bundle folder."
 
 
@@ -144,13 +141,11 @@ def load_checked_manifest(folder: str | os.PathLike) -> Manifest:
     """
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-    from .errors import KokoroError
-
     folder = Path(folder)
     try:
         manifest = Manifest.load(folder)
         stage_files = [(stage, manifest.files[stage]) for stage in STAGES]
-        for files in getattr(manifest, "variants", {}).values():  # e.g. {"int8": {"vocoder": "vocoder.int8.tflite"}}
+        for files in manifest.variants.values():  # e.g. {"int8": {"vocoder": "vocoder.int8.tflite"}}
             stage_files += [(stage, files[stage]) for stage in STAGES if stage in files]
     except (ValueError, KeyError, TypeError, AttributeError) as e:  # ManifestError is a ValueError
         raise KokoroError(f"The bundle manifest in {folder} is unusable ({_one_line(e)}).", BUNDLE_REMEDY) from e
@@ -192,7 +187,10 @@ class Bundles:
         precision: "fp32" or a variant in the manifest ("int8")."""
         self.folder = Path(folder)
         self.manifest = load_checked_manifest(self.folder)
-        self.files = self.manifest.files_for(precision)
+        try:
+            self.files = self.manifest.files_for(precision)
+        except ManifestError as e:
+            raise KokoroError(f"{self.folder}: {_one_line(e)}.", BUNDLE_REMEDY) from e
         self.precision = precision
         self.num_threads = num_threads
         self._interpreters: dict = {}

@@ -12,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+from kokoro_litert.buckets.manifest import DEFAULT_PRECISION
+
 from .cache import cache_root
 from .errors import KokoroError
 
@@ -285,7 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="litert: the converted bundles (converted on first use); torch: the upstream reference")
     p.add_argument("--bundles", type=Path, help="a converted bundle folder (default: the cache's)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")
-    p.add_argument("--precision", choices=["int8", "fp32"], default="int8",
+    p.add_argument("--precision", choices=["int8", "fp32"], default=DEFAULT_PRECISION,
                    help="LiteRT vocoder: int8 generator convs (fast, default) or fp32 (closest to PyTorch)")
     p.add_argument("--timestamps", type=Path, help="write word start/end times (JSON) here")
     p.add_argument("--stream", action="store_true",

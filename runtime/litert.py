@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections import defaultdict
@@ -11,9 +10,10 @@ from pathlib import Path
 import numpy as np
 
 from kokoro_litert.buckets.ladder import NoBucketError
+from kokoro_litert.buckets.manifest import DEFAULT_PRECISION
 
 from .api import ChunkTooLong
-from .bundles import DEFAULT_PRECISION, Bundles, synthesize_with
+from .bundles import Bundles, synthesize_with
 from .errors import KokoroError
 from .vocab import phoneme_ids
 from .voices import style_for
@@ -32,7 +32,10 @@ class LiteRTBackend:
         if not (folder / "manifest.json").is_file():
             raise KokoroError(f"No LiteRT bundles in {folder}.", "Run `kokoro-litert convert` first.")
         self.bundles = Bundles(folder, num_threads=threads or os.cpu_count() or 1, precision=precision)
-        self.vocab = vocab or _vocab_for(folder)
+        self.vocab = vocab or self.bundles.manifest.vocab
+        if not self.vocab:
+            raise KokoroError(f"{folder}/manifest.json has no phoneme vocabulary.",
+                              "Re-run `kokoro-litert convert` with this version to rebuild the bundles.")
         self.max_phonemes = max(b.tokens for b in self.bundles.ladder) - 2  # two boundary pad tokens
         self.stage_times: dict[str, float] = defaultdict(float)
 
@@ -56,10 +59,3 @@ class LiteRTBackend:
         self.stage_times["host"] += time.perf_counter() - t0 - (sum(self.stage_times.values()) - before)
         return out
 
-
-def _vocab_for(folder: Path) -> dict[str, int]:
-    manifest = json.loads((folder / "manifest.json").read_text())
-    if "vocab" in manifest:
-        return manifest["vocab"]
-    raise KokoroError(f"{folder}/manifest.json has no phoneme vocabulary.",
-                      "Re-run `kokoro-litert convert` with this version to rebuild the bundles.")

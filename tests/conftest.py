@@ -48,10 +48,14 @@ def heart(cache_dir):
 def bundle_dir(cache_dir):
     """The smallest-bucket LiteRT bundle (32 tokens x 128 frames), converted once into the cache.
 
-    The same folder as tests/test_bundles.py's fixture of this name (which overrides this one there):
-    every graph at one bucket, so the CLI tests never convert the full ladder.
+    Every graph at one bucket, so no test ever converts the full ladder.
     """
+    import time
+
     from kokoro_litert.buckets.ladder import Bucket
     from kokoro_litert.convert.export import cached_bundles
 
-    return cached_bundles(cache_dir / "weights", cache_dir, (Bucket(32, 128),), jobs=3)
+    start = time.perf_counter()
+    path = cached_bundles(cache_dir / "weights", cache_dir, (Bucket(32, 128),), jobs=3)
+    print(f"bundles ready in {time.perf_counter() - start:.0f} s: {path}")
+    return path

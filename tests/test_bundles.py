@@ -60,16 +60,6 @@ END_TO_END = {"fp32": (0.9999, 0.999), "int8": (0.997, 0.99)}
 
 
 @pytest.fixture(scope="session")
-def bundle_dir(cache_dir):
-    from kokoro_litert.convert.export import cached_bundles
-
-    start = time.perf_counter()
-    path = cached_bundles(cache_dir / "weights", cache_dir, (BUCKET,), jobs=3)
-    print(f"bundles ready in {time.perf_counter() - start:.0f} s: {path}")
-    return path
-
-
-@pytest.fixture(scope="session")
 def bundles(bundle_dir):
     from kokoro_litert.runtime.bundles import Bundles
 
