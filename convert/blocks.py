@@ -35,6 +35,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .tfl_ops import sequence_lstm
+
 __all__ = ["MaskedBiLSTM", "MaskedAdaIN1d", "DepthwiseUpsample1d", "swap_blocks"]
 
 
@@ -58,18 +60,17 @@ class MaskedBiLSTM(nn.Module):
     (ProsodyPredictor.shared in `F0Ntrain`).
 
     Why: `pack_padded_sequence` does not export, and a plain LSTM over a padded bucket lets the
-    padding leak into the backward direction of every real step. Here the time loop is unrolled
-    at trace time (the bucket length is fixed), the input projection `x @ W_ih^T + b_ih + b_hh`
-    is hoisted out of the loop as one matmul per direction, and each step is one
-    FULLY_CONNECTED per direction. (Batching the two directions as one [2, B, H] x [2, H, 4H]
-    BATCH_MATMUL converts ~1.5x faster but ran ~1.5-2x slower on XNNPACK, T=64, 640 -> 2x256.)
-    On a padded step the state (h, c) is frozen (an exact 0/1 blend, see `_weights`), so the
-    backward direction enters the last real step with the zero initial state, exactly as packing
-    gives; outputs on padded steps are zero, as `pad_packed_sequence` gives. `(h_n, c_n)` are the
-    states after the last real step (forward) and the first step (backward), as with a packed input.
+    padding leak into the backward direction of every real step. Each direction is one
+    `sequence_lstm` op (a TFLite WHILE loop over the real steps, see convert/tfl_ops.py), so the
+    graph does not grow with the bucket length: the input projection `x @ W_ih^T + b_ih + b_hh`
+    is one matmul over all steps, and the loop runs the recurrence over the first n steps only,
+    forward (t = 0..n-1) and backward (t = n-1..0) from the zero state, exactly as packing gives.
+    Padded steps are never computed and their outputs are zero, as `pad_packed_sequence` gives.
+    n is the mask's sum (the mask is 1 on a prefix).
 
-    Numerics: the same float32 operations in a different association (b_hh folded into the
-    hoisted projection); differences to `nn.LSTM` are a few 1e-7.
+    Numerics: nn.LSTM's float32 operations with b_hh folded into the input projection: differences
+    to `nn.LSTM` are a few 1e-7 (eager) and ~1e-6 (.tflite, XNNPACK's summation order). The final states (h_n, c_n) are not computed (the op returns outputs
+    only; Kokoro discards them): the second value returned is None.
 
     Parameters keep `nn.LSTM`'s names (`weight_ih_l0`, `weight_hh_l0`, `bias_ih_l0`,
     `bias_hh_l0` and their `_reverse` twins; gate order i, f, g, o).
@@ -116,59 +117,26 @@ class MaskedBiLSTM(nn.Module):
         block.load_state_dict(lstm.state_dict(), strict=True)
         return block.to(lstm.weight_ih_l0.device)
 
-    def forward(
-        self, x: torch.Tensor, mask: torch.Tensor | None = None
-    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
-        """x: [B, T, C]; mask: [B, T] (1 real, 0 padding; None = all real).
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, None]:
+        """x: [B, T, C]; mask: [B, T] (1 real, 0 padding, a prefix; None = all real).
 
-        Returns (output [B, T, 2H], (h_n [2, B, H], c_n [2, B, H])) like nn.LSTM.
+        Returns (output [B, T, 2H], None): nn.LSTM's output; see the class doc for the states.
         """
         if isinstance(x, nn.utils.rnn.PackedSequence):
             raise TypeError(
                 "MaskedBiLSTM takes a padded [B, T, C] tensor and a [B, T] validity mask, not a "
                 "PackedSequence: call it as block(x, mask) instead of packing."
             )
-        batch, steps, _ = x.shape
-        # Hoisted input projection, b_hh folded in: one FULLY_CONNECTED per direction.
-        xw_fwd = F.linear(x, self.weight_ih_l0, self.bias_ih_l0 + self.bias_hh_l0).unbind(1)  # T x [B, 4H]
-        xw_bwd = F.linear(x, self.weight_ih_l0_reverse, self.bias_ih_l0_reverse + self.bias_hh_l0_reverse).unbind(1)
+        steps = x.shape[1]
         if mask is None:
-            keep = None
+            length = torch.full((x.shape[0],), steps, dtype=torch.int32, device=x.device)
         else:
-            weights = _weights(mask, x.dtype).unsqueeze(-1)  # [B, T, 1]
-            keep = tuple(zip(weights.unbind(1), (1 - weights).unbind(1)))  # T x ([B, 1] real, [B, 1] pad)
-
-        h_fwd = c_fwd = h_bwd = c_bwd = x.new_zeros(batch, self.hidden_size)
-        out_fwd, out_bwd = [None] * steps, [None] * steps
-        # Unrolled at trace time; loop step t advances forward time t and backward time T-1-t.
-        for t in range(steps):
-            s = steps - 1 - t
-            h_fwd, c_fwd, out_fwd[t] = self._step(xw_fwd[t], h_fwd, c_fwd, self.weight_hh_l0, keep, t)
-            h_bwd, c_bwd, out_bwd[s] = self._step(xw_bwd[s], h_bwd, c_bwd, self.weight_hh_l0_reverse, keep, s)
-        out = torch.cat([torch.stack(out_fwd, dim=1), torch.stack(out_bwd, dim=1)], dim=-1)  # [B, T, 2H]
-        return out, (torch.stack([h_fwd, h_bwd]), torch.stack([c_fwd, c_bwd]))
-
-    @staticmethod
-    def _step(
-        xw: torch.Tensor,
-        h: torch.Tensor,
-        c: torch.Tensor,
-        w_hh: torch.Tensor,
-        keep: tuple[tuple[torch.Tensor, torch.Tensor], ...] | None,
-        t: int,
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """One LSTM step from the hoisted projection xw [B, 4H] (gate order i, f, g, o).
-
-        Returns (h, c, output); on a padded step h and c are the previous state, output is zero.
-        """
-        gates = xw + F.linear(h, w_hh)  # [B, 4H]
-        i, f, g, o = gates.chunk(4, dim=-1)
-        c_new = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-        h_new = torch.sigmoid(o) * torch.tanh(c_new)
-        if keep is None:
-            return h_new, c_new, h_new
-        real, pad = keep[t]  # 1, 0 on a real step; 0, 1 on padding: an exact choice between the two
-        return h_new * real + h * pad, c_new * real + c * pad, h_new * real
+            length = _weights(mask, x.dtype).sum(dim=-1).to(torch.int32)  # [B] real steps (a prefix)
+        xw_fwd = F.linear(x, self.weight_ih_l0, self.bias_ih_l0 + self.bias_hh_l0)  # [B, T, 4H], hoisted
+        xw_bwd = F.linear(x, self.weight_ih_l0_reverse, self.bias_ih_l0_reverse + self.bias_hh_l0_reverse)
+        fwd = sequence_lstm(xw_fwd, self.weight_hh_l0, length, False)  # [B, T, H], zero past length
+        bwd = sequence_lstm(xw_bwd, self.weight_hh_l0_reverse, length, True)
+        return torch.cat([fwd, bwd], dim=-1), None
 
 
 class MaskedAdaIN1d(nn.Module):
@@ -185,8 +153,9 @@ class MaskedAdaIN1d(nn.Module):
     conv sees what upstream's conv padding gives it. Without a mask the block runs upstream's
     code path unchanged.
 
-    Numerics: two-pass masked mean/variance and the affine folded into one scale and shift per
-    channel (`(1 + gamma) * norm.weight`, `(1 + gamma) * norm.bias + beta`): float reassociation,
+    Numerics: two-pass masked mean/variance and the normalization and affine folded into one scale
+    and shift per channel (`rsqrt(var + eps) * (1 + gamma) * norm.weight`,
+    `(1 + gamma) * norm.bias + beta`): float reassociation,
     a few 1e-6 relative to upstream on the real frames (about upstream's own distance to a
     float64 evaluation). A single real frame gives variance 0 and the output
     `(1 + gamma) * norm.bias + beta` (upstream's InstanceNorm1d raises on a 1-frame input).
@@ -216,20 +185,33 @@ class MaskedAdaIN1d(nn.Module):
         return block.to(adain.fc.weight.device)
 
     def forward(self, x: torch.Tensor, s: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        """x: [B, C, L]; s: [B, style_dim]; mask: [B, L] (1 real, 0 padding; None = all real)."""
-        h = self.fc(s).unsqueeze(-1)  # [B, 2C, 1]
-        gamma, beta = torch.chunk(h, chunks=2, dim=1)  # [B, C, 1] each
+        """x: [B, C, L], or [B, C, 1, L] (the vocoder's channels-last view, see stages._conv);
+        s: [B, style_dim]; mask: [B, L] (1 real, 0 padding; None = all real), or for a 4-D x
+        already shaped [B, 1, 1, L]."""
+        trailing = (1,) * (x.dim() - 2)
+        if x.dim() == 4:
+            # The style affine as a 1x1 conv: litert-torch's layout pass then keeps gamma and beta
+            # channels-last like x, instead of transposing x around every multiply with them.
+            h = F.conv2d(s.view(*s.shape, 1, 1), self.fc.weight.view(*self.fc.weight.shape, 1, 1), self.fc.bias)
+        else:
+            h = self.fc(s).unsqueeze(-1)  # [B, 2C, 1]
+        gamma, beta = torch.chunk(h, chunks=2, dim=1)  # [B, C, 1(, 1)] each
         if mask is None:
+            if x.dim() != 3:
+                raise ValueError("MaskedAdaIN1d without a mask runs upstream's InstanceNorm1d: pass [B, C, L]")
             return (1 + gamma) * self.norm(x) + beta  # upstream AdaIN1d.forward
-        scale = _weights(mask, x.dtype).unsqueeze(1)  # [B, 1, L]
-        count = scale.sum(dim=-1, keepdim=True).clamp(min=1.0)  # [B, 1, 1]; clamp: empty mask -> 0 out
-        mean = (x * scale).sum(dim=-1, keepdim=True) / count  # [B, C, 1]
-        centred = (x - mean) * scale  # [B, C, L], exactly 0 on padding
+        scale = _weights(mask, x.dtype)
+        if scale.dim() != x.dim():
+            scale = scale.view(mask.shape[0], *trailing, mask.shape[-1])  # [B, 1(, 1), L]
+        count = scale.sum(dim=-1, keepdim=True).clamp(min=1.0)  # [B, 1(, 1), 1]; clamp: empty mask -> 0 out
+        mean = (x * scale).sum(dim=-1, keepdim=True) / count  # [B, C(, 1), 1]
+        centred = (x - mean) * scale  # exactly 0 on padding
         var = (centred * centred).sum(dim=-1, keepdim=True) / count  # biased, as InstanceNorm
-        x_hat = centred * torch.rsqrt(var + self.norm.eps)
-        weight = self.norm.weight.view(1, -1, 1)
-        bias = self.norm.bias.view(1, -1, 1)
-        return x_hat * ((1 + gamma) * weight) + ((1 + gamma) * bias + beta) * scale
+        # Per-channel scale and shift first, then one multiply-add chain over the full tensor, which
+        # the runtime can do in place (one live full-size temporary instead of four).
+        a = torch.rsqrt(var + self.norm.eps) * ((1 + gamma) * self.norm.weight.view(1, -1, *trailing))
+        c = (1 + gamma) * self.norm.bias.view(1, -1, *trailing) + beta
+        return (centred * a + c) * scale
 
 
 class DepthwiseUpsample1d(nn.Module):
@@ -313,13 +295,15 @@ class DepthwiseUpsample1d(nn.Module):
         return self.weight
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x: [B, C, L] -> [B, C, 2L]."""
-        w = self.folded_weight()[:, 0, :].unsqueeze(-1)  # [C, 3, 1]
-        b = self.bias.unsqueeze(-1)  # [C, 1]
-        x_next = F.pad(x[..., 1:], (0, 1))  # x[m+1], zero past the end  # [B, C, L]
-        even = x * w[:, 1] + b
-        odd = x * w[:, 2] + x_next * w[:, 0] + b
-        return torch.stack([even, odd], dim=-1).flatten(-2)  # interleave: [B, C, 2L]
+        """x: [B, C, L] -> [B, C, 2L] (or [B, C, 1, L] -> [B, C, 1, 2L])."""
+        trailing = (1,) * (x.dim() - 2)
+        w = self.folded_weight()[:, 0, :]  # [C, 3]
+        w0, w1, w2 = (w[:, k].view(-1, *trailing) for k in range(3))  # [C, 1(, 1)]
+        b = self.bias.view(-1, *trailing)
+        x_next = F.pad(x[..., 1:], (0, 1))  # x[m+1], zero past the end
+        even = x * w1 + b
+        odd = x * w2 + x_next * w0 + b
+        return torch.stack([even, odd], dim=-1).flatten(-2)  # interleave: [..., 2L]
 
 
 def swap_blocks(module: nn.Module) -> list[str]:
