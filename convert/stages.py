@@ -58,21 +58,86 @@ HAR_CHANNELS = 2 * N_FREQ  # 22: har = cat(magnitude, phase) of the harmonic sou
 _RSQRT2 = float(torch.rsqrt(torch.tensor(2.0)))
 
 
-def length_mask(mask: torch.Tensor, rate: int, size: int, extra: int = 0) -> torch.Tensor:
-    """Validity mask at another rate: [B, size] float, 1 on the first `rate * n + extra` steps, else 0.
+def length_mask(mask: torch.Tensor, rate: int, extra: int = 0) -> torch.Tensor:
+    """Validity mask at `rate` steps per frame: [B, rate * L + extra] float, 1 on the first
+    `rate * n + extra` steps, else 0 (extra: 0 or 1).
 
     mask: [B, L] float, 1 on the n real frames (a prefix). Upstream lengths at each rate are
     exact multiples of the frame count (2 F0 samples, 20 and 120 generator steps per frame), plus
-    one for the iSTFT frame count 120 L + 1.
+    one for the iSTFT frame count 120 L + 1. Built by repeating each frame's 0/1 (MUL, RESHAPE,
+    CONCATENATION, MAXIMUM: ops XNNPACK runs, where a comparison with a position ramp is not).
     """
-    n = mask.sum(dim=-1, keepdim=True)  # [B, 1]
-    pos = torch.arange(size, dtype=mask.dtype, device=mask.device)  # [size]
-    return (pos < n * rate + extra).to(mask.dtype)
+    batch, frames = mask.shape
+    ones = torch.ones(rate, dtype=mask.dtype, device=mask.device)
+    keep = (mask.unsqueeze(-1) * ones).reshape(batch, rate * frames)  # [B, rate L]
+    if extra == 0:
+        return keep
+    if extra != 1:
+        raise ValueError(f"extra must be 0 or 1, got {extra}")
+    zero = keep.new_zeros(batch, 1)
+    # step j < rate n + 1  <=>  step j or step j - 1 is below rate n
+    return torch.maximum(torch.cat([keep, zero], dim=-1), torch.cat([zero, keep], dim=-1))
 
 
 def _zero_pad(x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
-    """x [B, C, L] with the frames where keep [B, L] (float 0/1) is 0 set to exactly 0."""
-    return x * keep.unsqueeze(1)
+    """x [B, C, L] or [B, C, 1, L] with the steps where keep ([B, L] float 0/1, or already
+    [B, 1, 1, L]) is 0 set to exactly 0."""
+    if keep.dim() != x.dim():
+        keep = keep.view(keep.shape[0], *(1,) * (x.dim() - 2), keep.shape[-1])
+    return x * keep
+
+
+def channels_last_masks(frame_mask: torch.Tensor, rates: tuple[int, ...], post_rate: int) -> tuple[dict, torch.Tensor]:
+    """The vocoder's validity masks at each rate as [1, 1, 1, r L] tensors ({rate: mask}), and the
+    iSTFT-frame mask [1, 1, 1, post_rate L + 1] (`length_mask` with extra=1).
+
+    Made by convolutions with all-ones kernels (exact: each output is one 0/1 times 1, or a sum of
+    two clamped to 1), so litert-torch's layout pass places them channels-last with everything they
+    multiply; a mask reshaped from the [1, L] input would make it transpose the big activations
+    instead.
+    """
+    m = frame_mask.view(1, 1, 1, -1)
+    ones = lambda k: torch.ones(1, 1, 1, k, dtype=m.dtype, device=m.device)  # noqa: E731
+    keep = {r: F.conv_transpose2d(m, ones(r), stride=(1, r)) for r in rates}  # [1, 1, 1, r L]
+    # kernel r + 1 at stride r: step j sees frames floor(j / r) and (j - 1) / r when r divides j - 1 + 1
+    post = torch.clamp(F.conv_transpose2d(m, ones(post_rate + 1), stride=(1, post_rate)), max=1.0)
+    return keep, post
+
+
+def _conv(conv: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """An upstream nn.Conv1d / nn.ConvTranspose1d applied to x [B, C, L], or to x [B, C, 1, L] as
+    the same convolution with a (1, k) kernel.
+
+    Why 4-D: litert-torch's layout pass moves only 4-D tensors to channels-last (NHWC). In 3-D,
+    every mask or per-channel multiply between two convs forced a TRANSPOSE pair around each conv
+    (136 in the 128-frame vocoder, each a full copy of a [1, 128, 15361] tensor); in 4-D the
+    whole generator runs channels-last with one TRANSPOSE at each end. Same products and sums.
+    """
+    if x.dim() == 3:
+        return conv(x)
+    weight = torch._weight_norm(conv.weight_v, conv.weight_g, 0) if hasattr(conv, "weight_g") else conv.weight
+    weight = weight.unsqueeze(2)  # [O, I, 1, k] (transposed: [I, O / groups, 1, k])
+    if conv.padding_mode != "zeros":
+        raise ValueError(f"{conv}: only zero padding is supported")
+    kwargs = dict(stride=(1, conv.stride[0]), padding=(0, conv.padding[0]), dilation=(1, conv.dilation[0]),
+                  groups=conv.groups)
+    if isinstance(conv, nn.ConvTranspose1d):
+        return F.conv_transpose2d(x, weight, conv.bias, output_padding=(0, conv.output_padding[0]), **kwargs)
+    return F.conv2d(x, weight, conv.bias, **kwargs)
+
+
+def _snake(x: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+    """Snake1D as upstream: x + 1/a * sin(a x)^2, with alpha [1, C, 1] broadcast to x's rank."""
+    alpha = alpha.view(1, -1, *(1,) * (x.dim() - 2))
+    return x + (1 / alpha) * (torch.sin(alpha * x) ** 2)
+
+
+def _upsample_nearest2(x: torch.Tensor) -> torch.Tensor:
+    """Nearest x2 along the last axis (upstream UpSample1d's F.interpolate), for any rank.
+
+    As a stack of x with itself: `expand` would lower to BROADCAST_TO, which XNNPACK does not run.
+    """
+    return torch.stack([x, x], dim=-1).flatten(-2)
 
 
 def fold_weight_norm(module: nn.Module) -> nn.Module:
@@ -97,7 +162,8 @@ def fold_weight_norm(module: nn.Module) -> nn.Module:
 
 def adain_resblk(block: nn.Module, x: torch.Tensor, s: torch.Tensor, keep_in: torch.Tensor,
                  keep_out: torch.Tensor) -> torch.Tensor:
-    """istftnet.AdainResBlk1d.forward with masks (keep_in at x's rate, keep_out after `pool`).
+    """istftnet.AdainResBlk1d.forward with masks (keep_in at x's rate, keep_out after `pool`);
+    x is [B, C, L], or [B, C, 1, L] for the channels-last graph (see `_conv`).
 
     Same ops as upstream; the upsampling `pool` (DepthwiseUpsample1d after swap_blocks) leaves its
     bias on padded frames, so its output is zeroed past 2 n before conv1.
@@ -106,24 +172,28 @@ def adain_resblk(block: nn.Module, x: torch.Tensor, s: torch.Tensor, keep_in: to
     r = block.norm1(x, s, keep_in)  # zero on padding
     r = block.actv(r)  # LeakyReLU(0.2)(0) = 0
     if block.upsample_type != "none":
-        r = _zero_pad(block.pool(r), keep_out)  # [B, C, 2L]
-    r = block.conv1(block.dropout(r))
+        r = _zero_pad(block.pool(r), keep_out)  # [.., 2L]
+    r = _conv(block.conv1, block.dropout(r))
     r = block.norm2(r, s, keep_out)
     r = block.actv(r)
-    r = block.conv2(block.dropout(r))
-    return (r + block._shortcut(x)) * _RSQRT2  # shortcut: nearest x2 and/or 1x1 conv, pointwise
+    r = _conv(block.conv2, block.dropout(r))
+    if x.dim() == 3:
+        shortcut = block._shortcut(x)  # upstream: nearest x2 and/or a 1x1 conv, pointwise
+    else:
+        shortcut = _upsample_nearest2(x) if block.upsample_type != "none" else x
+        if block.learned_sc:
+            shortcut = _conv(block.conv1x1, shortcut)
+    return (r + shortcut) * _RSQRT2
 
 
 def adain_resblock1(block: nn.Module, x: torch.Tensor, s: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
     """istftnet.AdaINResBlock1.forward with a mask (MaskedAdaIN1d zeroes padding, Snake(0) = 0)."""
     for c1, c2, n1, n2, a1, a2 in zip(block.convs1, block.convs2, block.adain1, block.adain2,
                                       block.alpha1, block.alpha2):
-        xt = n1(x, s, keep)
-        xt = xt + (1 / a1) * (torch.sin(a1 * xt) ** 2)  # Snake1D
-        xt = c1(xt)
-        xt = n2(xt, s, keep)
-        xt = xt + (1 / a2) * (torch.sin(a2 * xt) ** 2)  # Snake1D
-        xt = c2(xt)
+        xt = _snake(n1(x, s, keep), a1)
+        xt = _conv(c1, xt)
+        xt = _snake(n2(xt, s, keep), a2)
+        xt = _conv(c2, xt)
         x = xt + x
     return x
 
@@ -238,7 +308,7 @@ class Prosody(nn.Module):
         s = style[:, PROSODIC]
         frames = alignment.shape[-1]
         # rate -> [1, rate * L] validity mask
-        keep = {1: frame_mask, F0_PER_FRAME: length_mask(frame_mask, F0_PER_FRAME, F0_PER_FRAME * frames)}
+        keep = {1: frame_mask, F0_PER_FRAME: length_mask(frame_mask, F0_PER_FRAME)}
         en = d.transpose(-1, -2) @ alignment  # [1, 640, L], zero on padded frames
         x, _ = self.shared(en.transpose(-1, -2), frame_mask)  # [1, L, 512]
         x = x.transpose(-1, -2)  # [1, 512, L]
@@ -298,30 +368,29 @@ class Vocoder(nn.Module):
                 har: torch.Tensor, frame_mask: torch.Tensor) -> dict:
         dec = self.decoder
         s = style[:, ACOUSTIC]
-        frames = asr.shape[-1]
-        # Generator frames per alignment frame: decode.3 x2, ups.0 x10, ups.1 x6 (+1: reflection pad).
-        keep = {r: length_mask(frame_mask, r, r * frames) for r in (1, 2, 2 * self.upsample_rates[0])}
-        keep_post = length_mask(frame_mask, STFT_FRAMES_PER_FRAME, har.shape[-1], extra=1)
+        # Generator steps per alignment frame: decode.3 x2, ups.0 x10, ups.1 x6 (+1: reflection pad).
+        keep, keep_post = channels_last_masks(frame_mask, (1, 2, 2 * self.upsample_rates[0]), STFT_FRAMES_PER_FRAME)
+        # Every tensor from here on is [1, C, 1, steps]: channels-last in the graph (see _conv).
+        asr = asr.unsqueeze(2)  # [1, 512, 1, L]
 
         # Decoder.forward
-        f0_curve = f0 * keep[2]  # [1, 2L]
-        F0 = dec["F0_conv"](f0_curve.unsqueeze(1))  # [1, 1, L]
-        N = dec["N_conv"]((n * keep[2]).unsqueeze(1))  # [1, 1, L]
-        x = torch.cat([asr, F0, N], dim=1)  # [1, 514, L]
+        F0 = _conv(dec["F0_conv"], _zero_pad(f0.view(1, 1, 1, -1), keep[2]))  # [1, 1, 1, L]
+        N = _conv(dec["N_conv"], _zero_pad(n.view(1, 1, 1, -1), keep[2]))  # [1, 1, 1, L]
+        x = torch.cat([asr, F0, N], dim=1)  # [1, 514, 1, L]
         x = adain_resblk(dec["encode"], x, s, keep[1], keep[1])
-        asr_res = dec["asr_res"](asr)  # [1, 64, L]
+        asr_res = _conv(dec["asr_res"][0], asr)  # [1, 64, 1, L] (upstream: a Sequential of one conv)
         rate, res = 1, True
         for block in dec["decode"]:
             if res:
-                x = torch.cat([x, asr_res, F0, N], dim=1)  # [1, 1090, L]
+                x = torch.cat([x, asr_res, F0, N], dim=1)  # [1, 1090, 1, L]
             out_rate = rate * 2 if block.upsample_type != "none" else rate
             x = adain_resblk(block, x, s, keep[rate], keep[out_rate])
             if block.upsample_type != "none":
                 res = False
             rate = out_rate
         # Generator.forward from `har` on (rate 2 here)
-        mag, phase = self._generator(x, s, _zero_pad(har, keep_post), keep, keep_post)
-        return {"magnitude": mag, "phase": phase}
+        mag, phase = self._generator(x, s, _zero_pad(har.unsqueeze(2), keep_post), keep, keep_post)
+        return {"magnitude": mag.squeeze(2), "phase": phase.squeeze(2)}
 
     def _generator(self, x, s, har, keep, keep_post):
         gen = self.generator
@@ -330,11 +399,11 @@ class Vocoder(nn.Module):
             x = _zero_pad(F.leaky_relu(x, negative_slope=0.1), keep[rate])  # ups[i] input
             last = i == self.num_upsamples - 1
             keep_new = keep_post if last else keep[rate * self.upsample_rates[i]]
-            x_source = gen["noise_convs"][i](har)
+            x_source = _conv(gen["noise_convs"][i], har)
             x_source = adain_resblock1(gen["noise_res"][i], x_source, s, keep_new)
-            x = gen["ups"][i](x)
-            if last:
-                x = gen["reflection_pad"](x)
+            x = _conv(gen["ups"][i], x)
+            if last:  # upstream ReflectionPad1d((1, 0)): one step in front, mirrored about step 0
+                x = torch.cat([x[..., 1:2], x], dim=-1)
             x = x + x_source
             xs = None
             for j in range(self.num_kernels):
@@ -343,10 +412,10 @@ class Vocoder(nn.Module):
             x = xs / self.num_kernels
             rate = rate * self.upsample_rates[i]
         x = _zero_pad(F.leaky_relu(x), keep_post)  # conv_post input
-        x = gen["conv_post"](x)  # [1, 22, 120L + 1]
+        x = _conv(gen["conv_post"], x)  # [1, 22, 1, 120L + 1]
         bins = self.post_n_fft // 2 + 1
-        spec = _zero_pad(torch.exp(x[:, :bins, :]), keep_post)
-        phase = _zero_pad(torch.sin(x[:, bins:, :]), keep_post)
+        spec = _zero_pad(torch.exp(x[:, :bins]), keep_post)
+        phase = _zero_pad(torch.sin(x[:, bins:]), keep_post)
         return spec, phase
 
 
