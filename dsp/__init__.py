@@ -6,11 +6,13 @@ The stages that run between the three LiteRT bundles, each reproducing its kokor
   (KModel.forward_with_tokens).
 - `sine_source`: F0 curve -> hn-NSF harmonic excitation (Generator.f0_upsamp, SineGen,
   SourceModuleHnNSF's harmonic branch; the 9->1 merge weights are passed in, randomness injected).
+- `noise`: the excitation's random numbers from a seed, specified for every host (`excitation_noise`).
 - `stft` / `istft`: the iSTFTNet head's STFT and overlap-add inverse (TorchSTFT), `trim` to the real
   length.
 """
 
 from kokoro_litert.dsp.align import Alignment, FramesExceedBucketError, align, alignment_matrix, round_durations
+from kokoro_litert.dsp.noise import excitation_noise
 from kokoro_litert.dsp.sine_source import N_HARMONICS, sine_gen, sine_source, upsample_f0
 from kokoro_litert.dsp.stft import istft, stft, trim
 
@@ -19,6 +21,7 @@ __all__ = [
     "FramesExceedBucketError",
     "N_HARMONICS",
     "align",
+    "excitation_noise",
     "alignment_matrix",
     "istft",
     "round_durations",

@@ -1,0 +1,73 @@
+"""The excitation's random numbers, specified so that every host draws the same ones for a seed.
+
+Upstream draws the hn-NSF source's initial phases with `torch.rand` and its noise with
+`torch.randn_like`, unseeded. Here they come from a counter-based generator simple enough to
+re-implement exactly in any language (the JVM twin is `android_demo/.../dsp/Noise.kt`), so the
+same `--seed` gives the same excitation, hence the same audio, on every host.
+
+Specification (all integer arithmetic on unsigned 64-bit words, wrapping):
+
+    mix(z):      z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9
+                 z = (z ^ (z >> 27)) * 0x94D049BB133111EB
+                 return z ^ (z >> 31)                                  (SplitMix64's finalizer)
+    key(seed, stream) = mix(seed * GOLDEN + stream)                    seed: the utterance seed, as a
+                                                                       64-bit two's complement word
+    word(seed, stream, i) = mix(key(seed, stream) + (i + 1) * GOLDEN)  GOLDEN = 0x9E3779B97F4A7C15
+    uniform(i)  = (word(i) >> 11) * 2**-53                             a double in [0, 1)
+
+    normal pair k (i = 2k, 2k + 1), Box-Muller in double precision:
+        r = sqrt(-2 ln(1 - uniform(2k))),  a = 2 pi uniform(2k + 1)
+        normal(2k) = r cos(a),  normal(2k + 1) = r sin(a)
+
+    rand_ini [9]      = float32(uniform(i)), i = 0..8,        stream RAND_INI_STREAM
+    noise    [N, 9]   = float32(normal(i)),  i = 9 n + h,     stream NOISE_STREAM (row-major)
+
+Values are computed in float64 and rounded once to float32: hosts whose libm differ in the last
+bit of a double log/cos/sin agree on the float32 value except when it falls within that bit of a
+rounding boundary (about 1 value in 2**28; one float32 ulp of noise at amplitude 0.003).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+GOLDEN = 0x9E3779B97F4A7C15
+RAND_INI_STREAM = 0
+NOISE_STREAM = 1
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_MASK = (1 << 64) - 1
+
+
+def _mix(z: np.ndarray) -> np.ndarray:
+    z = (z ^ (z >> np.uint64(30))) * _M1
+    z = (z ^ (z >> np.uint64(27))) * _M2
+    return z ^ (z >> np.uint64(31))
+
+
+def _key(seed: int, stream: int) -> np.uint64:
+    with np.errstate(over="ignore"):
+        return _mix(np.array([((seed & _MASK) * GOLDEN + stream) & _MASK], dtype=np.uint64))[0]
+
+
+def uniforms(seed: int, stream: int, count: int) -> np.ndarray:
+    """uniform(0..count-1) of one stream: float64 in [0, 1)."""
+    i = np.arange(1, count + 1, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        words = _mix(_key(seed, stream) + i * np.uint64(GOLDEN))
+    return (words >> np.uint64(11)).astype(np.float64) * 2.0**-53
+
+
+def normals(seed: int, stream: int, count: int) -> np.ndarray:
+    """normal(0..count-1) of one stream (Box-Muller on consecutive uniform pairs): float64."""
+    u = uniforms(seed, stream, count + count % 2).reshape(-1, 2)
+    r = np.sqrt(-2.0 * np.log(1.0 - u[:, 0]))  # 1 - u is exact; > 0
+    a = 2.0 * np.pi * u[:, 1]
+    return np.stack([r * np.cos(a), r * np.sin(a)], axis=1).reshape(-1)[:count]
+
+
+def excitation_noise(seed: int, samples: int, harmonics: int) -> tuple[np.ndarray, np.ndarray]:
+    """(rand_ini [harmonics], noise [samples, harmonics]) float32 for an utterance's seed."""
+    rand_ini = uniforms(seed, RAND_INI_STREAM, harmonics).astype(np.float32)
+    noise = normals(seed, NOISE_STREAM, samples * harmonics).astype(np.float32).reshape(samples, harmonics)
+    return rand_ini, noise
