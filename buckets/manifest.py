@@ -1,10 +1,19 @@
-"""The bundle manifest: manifest.json written by `convert` beside the .tflite files, read by `runtime`.
+"""The bundle manifest: manifest.json, written by `convert` beside the .tflite files, read by every host.
 
-It carries everything the host needs besides the graphs: the phoneme vocabulary; which signature
-serves which bucket, with the exact input/output names, shapes and dtypes (read back from the
-converted files); the DSP constants the bundles were built for; the learned 9 -> 1 merge of the
-harmonic source (the host's sine source runs outside the graphs); and provenance (checkpoint
-sha256, converter and tool versions).
+A bundle folder is self-contained: the three stage graphs (per precision), `voices.bin`, and this
+manifest, which carries everything a host needs besides the graphs:
+
+- `precisions`: precision -> stage -> file ("int8" -> "vocoder" -> "vocoder.int8.tflite"), and
+  `default_precision`; `sha256` of every file (it also keys the XNNPACK weight cache);
+- the ladder (`buckets`, `vocoder_frames`) and, per stage and signature, the exact input/output
+  names, shapes and dtypes (read back from the converted files; feed and read by name);
+- `dsp`: the constants the bundles were built for, and the learned 9 -> 1 merge of the harmonic
+  source (`sine_source_weight`, `sine_source_bias`; the host's sine source runs outside the graphs);
+- `vocab`: phoneme symbol -> token id; `voices`: the voice names, in the order of `voices.bin`;
+- provenance: checkpoint sha256, converter and tool versions.
+
+voices.bin: little-endian float32, [len(voices), VOICE_ROWS, STYLE_DIM] (510 x 256 per voice, in
+the order `voices` lists them): row n-1 is a voice's style for an utterance of n phonemes.
 """
 
 from __future__ import annotations
@@ -13,16 +22,17 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from kokoro_litert.buckets.ladder import Bucket
+from kokoro_litert.buckets import STYLE_DIM, VOICE_ROWS
+from kokoro_litert.buckets.ladder import Bucket, Ladder, vocoder_signature
 
 FORMAT = "kokoro-litert-bundles"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 STAGES = ("predictor", "prosody", "vocoder")
-
+VOICES_FILE = "voices.bin"
+VOICE_BYTES = VOICE_ROWS * STYLE_DIM * 4  # 522,240 per voice
 
 DEFAULT_PRECISION = "int8"
-"""int8 generator convs in the vocoder: ~2x faster vocoder, spectrogram correlation ~0.998 to
-PyTorch; "fp32" is the faithful one (0.99999). See convert/quantize.py."""
+"""The precision `say` uses without --precision (see convert/quantize.py for what it quantizes)."""
 
 
 class ManifestError(ValueError):
@@ -39,68 +49,69 @@ class TensorSpec:
 @dataclass(frozen=True)
 class SignatureSpec:
     name: str
-    """Signature key in the stage's .tflite (`Interpreter.get_signature_runner(name)`)."""
+    """Signature key in the stage's .tflite (`get_signature_runner(name)`, `get_signature_index(name)`)."""
     inputs: dict[str, TensorSpec]
     outputs: dict[str, TensorSpec]
-
-
-@dataclass(frozen=True)
-class BucketSpec:
-    bucket: Bucket
-    predictor: SignatureSpec
-    prosody: SignatureSpec
-    vocoder: SignatureSpec
-
-    def signature(self, stage: str) -> SignatureSpec:
-        return getattr(self, stage)
 
 
 @dataclass(frozen=True)
 class Manifest:
     converter_version: str
     checkpoint_sha256: str
-    files: dict[str, str]
-    """stage -> float32 file name relative to the manifest ("predictor" -> "predictor.tflite")."""
-    buckets: tuple[BucketSpec, ...]
+    precisions: dict[str, dict[str, str]]
+    """precision -> stage -> file name relative to the manifest."""
+    default_precision: str
+    sha256: dict[str, str]
+    """file name -> sha256 of every file the manifest names (graphs and voices)."""
+    buckets: tuple[Bucket, ...]
+    """(tokens, frames) buckets of the predictor and prosody."""
+    vocoder_frames: tuple[int, ...]
+    signatures: dict[str, dict[str, SignatureSpec]]
+    """stage -> signature name -> I/O spec."""
     dsp: dict[str, float | int]
     """DSP constants the bundles assume (sample rate, n_fft, hop, samples per frame, source params)."""
     sine_source_weight: tuple[float, ...]
     """Generator.m_source.l_linear.weight [1, 9] flattened: merges the 9 harmonic sines."""
     sine_source_bias: float
     """Generator.m_source.l_linear.bias [1]."""
-    versions: dict[str, str] = field(default_factory=dict)
-    vocab: dict[str, int] = field(default_factory=dict)
+    vocab: dict[str, int]
     """Phoneme symbol -> token id (config.json "vocab") of the checkpoint the bundles came from."""
-    variants: dict[str, dict[str, str]] = field(default_factory=dict)
-    """precision ("int8") -> the stage files that differ from `files` ({"vocoder": "vocoder.int8.tflite"})."""
+    voices: tuple[str, ...]
+    """Voice names in the order of voices.bin."""
+    versions: dict[str, str] = field(default_factory=dict)
     format: str = FORMAT
     format_version: int = FORMAT_VERSION
 
     @property
-    def precisions(self) -> tuple[str, ...]:
-        return ("fp32", *sorted(self.variants))
+    def ladder(self) -> Ladder:
+        return Ladder(self.buckets, self.vocoder_frames)
 
     def files_for(self, precision: str) -> dict[str, str]:
-        """stage -> file for a precision: "fp32" (the converted graphs) or one of `variants`."""
-        if precision == "fp32":
-            return dict(self.files)
-        if precision not in self.variants:
-            raise ManifestError(f"these bundles have no {precision!r} variant (they have {', '.join(self.precisions)}): "
-                                "convert them again with this version of kokoro-litert, or pick another precision")
-        return {**self.files, **self.variants[precision]}
+        """stage -> file for a precision."""
+        if precision not in self.precisions:
+            raise ManifestError(f"these bundles have no {precision!r} precision (they have "
+                                f"{', '.join(sorted(self.precisions))}): pick one of those, or convert them "
+                                "again with this version of kokoro-litert")
+        return dict(self.precisions[precision])
 
-    @property
-    def ladder(self) -> tuple[Bucket, ...]:
-        return tuple(sorted(b.bucket for b in self.buckets))
+    def signature(self, stage: str, name: str) -> SignatureSpec:
+        try:
+            return self.signatures[stage][name]
+        except KeyError:
+            raise ManifestError(f"the {stage} stage has no signature {name!r} (it has "
+                                f"{', '.join(self.signatures.get(stage, {}))})") from None
 
-    def spec(self, bucket: Bucket) -> BucketSpec:
-        for b in self.buckets:
-            if b.bucket == bucket:
-                return b
-        raise KeyError(f"bucket {bucket} is not in this bundle; it holds {[b.name for b in self.ladder]}")
+    def predictor_signature(self, bucket: Bucket) -> SignatureSpec:
+        return self.signature("predictor", bucket.predictor_signature)
+
+    def prosody_signature(self, bucket: Bucket) -> SignatureSpec:
+        return self.signature("prosody", bucket.prosody_signature)
+
+    def vocoder_signature(self, frames: int) -> SignatureSpec:
+        return self.signature("vocoder", vocoder_signature(frames))
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=1) + "\n"
+        return json.dumps(asdict(self), indent=1, ensure_ascii=False) + "\n"
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(self.to_json(), encoding="utf-8")
@@ -115,27 +126,38 @@ class Manifest:
                 "convert the bundles again with this version of kokoro-litert"
             )
 
-        def sig(d: dict) -> SignatureSpec:
-            def tensors(m: dict) -> dict[str, TensorSpec]:
-                return {k: TensorSpec(tuple(v["shape"]), v["dtype"]) for k, v in m.items()}
+        def tensors(m: dict) -> dict[str, TensorSpec]:
+            return {k: TensorSpec(tuple(int(s) for s in v["shape"]), str(v["dtype"])) for k, v in m.items()}
 
-            return SignatureSpec(d["name"], tensors(d["inputs"]), tensors(d["outputs"]))
-
-        buckets = tuple(
-            BucketSpec(Bucket(**b["bucket"]), *(sig(b[s]) for s in STAGES)) for b in raw["buckets"]
-        )
-        return cls(
-            converter_version=raw["converter_version"],
-            checkpoint_sha256=raw["checkpoint_sha256"],
-            files=dict(raw["files"]),
-            buckets=buckets,
+        signatures = {stage: {name: SignatureSpec(name, tensors(d["inputs"]), tensors(d["outputs"]))
+                              for name, d in raw["signatures"][stage].items()} for stage in STAGES}
+        manifest = cls(
+            converter_version=str(raw["converter_version"]),
+            checkpoint_sha256=str(raw["checkpoint_sha256"]),
+            precisions={str(p): {s: str(raw["precisions"][p][s]) for s in STAGES} for p in raw["precisions"]},
+            default_precision=str(raw["default_precision"]),
+            sha256={str(k): str(v) for k, v in raw["sha256"].items()},
+            buckets=tuple(Bucket(int(b["tokens"]), int(b["frames"])) for b in raw["buckets"]),
+            vocoder_frames=tuple(int(f) for f in raw["vocoder_frames"]),
+            signatures=signatures,
             dsp=dict(raw["dsp"]),
-            sine_source_weight=tuple(raw["sine_source_weight"]),
+            sine_source_weight=tuple(float(v) for v in raw["sine_source_weight"]),
             sine_source_bias=float(raw["sine_source_bias"]),
-            versions=dict(raw.get("versions", {})),
-            vocab={str(k): int(v) for k, v in raw.get("vocab", {}).items()},
-            variants={str(k): dict(v) for k, v in raw.get("variants", {}).items()},
+            vocab={str(k): int(v) for k, v in raw["vocab"].items()},
+            voices=tuple(str(v) for v in raw["voices"]),
+            versions={str(k): str(v) for k, v in raw.get("versions", {}).items()},
         )
+        if manifest.default_precision not in manifest.precisions:
+            raise ManifestError(f"default_precision {manifest.default_precision!r} is not one of the precisions")
+        missing = [f"{stage}/{sig}" for b in manifest.buckets
+                   for stage, sig in (("predictor", b.predictor_signature), ("prosody", b.prosody_signature))
+                   if sig not in manifest.signatures[stage]]
+        missing += [f"vocoder/{vocoder_signature(f)}" for f in manifest.vocoder_frames
+                    if vocoder_signature(f) not in manifest.signatures["vocoder"]]
+        if missing:
+            raise ManifestError(f"the ladder names signatures the manifest does not describe: {', '.join(missing)}")
+        manifest.ladder  # validates the ladder itself
+        return manifest
 
     @classmethod
     def load(cls, path: str | Path) -> "Manifest":
@@ -145,10 +167,12 @@ class Manifest:
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError as e:
-            raise ManifestError(f"no manifest at {path}: run the converter (convert_bundles) first") from e
-        except json.JSONDecodeError as e:
+            raise ManifestError(f"no manifest at {path}: this is not a bundle folder (run `kokoro-litert convert`)") from e
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise ManifestError(f"{path} is not valid JSON ({e}): convert the bundles again") from e
         try:
             return cls.from_dict(raw)
-        except (KeyError, TypeError) as e:
+        except (KeyError, TypeError, ValueError) as e:
+            if isinstance(e, ManifestError):
+                raise
             raise ManifestError(f"{path} is missing or has a malformed field ({e}): convert the bundles again") from e

@@ -1,26 +1,34 @@
-"""Convert the three stages to LiteRT: predictor.tflite, prosody.tflite, vocoder.tflite + manifest.json.
-
-One .tflite per stage, one signature per bucket shape (weights stored once per file):
+"""Convert the three stages to a self-contained LiteRT bundle folder.
 
     predictor.tflite  tokens_{T}            input_ids, style, token_mask -> durations, d, t_en
     prosody.tflite    tokens_{T}_frames_{L} d, t_en, alignment, style, frame_mask -> asr, f0, n
-    vocoder.tflite    frames_{L}            asr, f0, n, style, har, frame_mask -> magnitude, phase
+    vocoder.tflite    frames_{F}            asr, f0, n, style, har, frame_mask -> magnitude, phase
+    *.int8.tflite     the quantized variants (convert/quantize.py)
+    voices.bin        every voice, [n, 510, 256] float32 (names in the manifest)
+    manifest.json     see buckets/manifest.py
 
+One .tflite per stage and precision, one signature per shape (weights stored once per file).
 Inputs and outputs are fed and read by name (litert-torch sorts signature I/O alphabetically); the
-manifest records the names, shapes and dtypes as read back from the written files. Converted
-bundles are cached under `<cache>/bundles/<key>/`, key = checkpoint sha256 + CONVERTER_VERSION +
-ladder, written to a temporary folder and renamed into place when complete.
+manifest records them as read back from the written files. The folder is written under a
+temporary name and renamed into place when complete; `cached_bundles` keeps converted folders
+under `<cache>/bundles/<key>/`, key = checkpoint sha256 + CONVERTER_VERSION + ladder.
 
-    python -m kokoro_litert.convert.export [--out DIR] [--ladder 32x128,64x256,128x512] [--jobs 3]
+Conversion runs in worker processes (conversion is mostly single-threaded): with jobs >= 2 the
+vocoder converts in one while the predictor and then prosody convert in another. Each worker's
+library output goes to `conversion-<stage>.log` in the folder; progress goes to stderr.
+
+    python -m kokoro_litert.convert.export [--out DIR] [--ladder '32x128,64x256,128x512;48,64,...'] [--jobs 2]
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import resource
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -39,18 +47,36 @@ from kokoro_litert.buckets import (
     STYLE_DIM,
     VOICED_THRESHOLD,
 )
-from kokoro_litert.buckets.ladder import F0_PER_FRAME, LADDER, STFT_FRAMES_PER_FRAME, Bucket, parse_ladder
-from kokoro_litert.buckets.manifest import STAGES, BucketSpec, Manifest, SignatureSpec, TensorSpec
+from kokoro_litert.buckets.ladder import (
+    DEFAULT_LADDER,
+    F0_PER_FRAME,
+    STFT_FRAMES_PER_FRAME,
+    Bucket,
+    Ladder,
+    parse_ladder,
+    stft_frames,
+    vocoder_signature,
+)
+from kokoro_litert.buckets.manifest import (
+    DEFAULT_PRECISION,
+    STAGES,
+    VOICE_BYTES,
+    VOICES_FILE,
+    Manifest,
+    SignatureSpec,
+    TensorSpec,
+)
 
 # Bump whenever stages.py, the blocks it swaps in, or the conversion settings change what a
 # bundle computes: it is part of the cache key, so stale bundles are never reused.
-CONVERTER_VERSION = "0.1.0+stages.3"
+CONVERTER_VERSION = "0.2.0+stages.5"
 
 FILES = {stage: f"{stage}.tflite" for stage in STAGES}
-# precision -> the stage files that differ from the float32 FILES (see convert/quantize.py).
-VARIANTS = {"int8": {"vocoder": "vocoder.int8.tflite"}}
 HIDDEN_DIM = 512  # config.json hidden_dim: t_en / asr channels
 D_DIM = HIDDEN_DIM + STYLE_DIM // 2  # 640: duration-encoder features, hidden + prosody style
+
+def _stderr(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
 
 
 def checkpoint_sha256(weights_dir: Path) -> str:
@@ -66,17 +92,28 @@ def checkpoint_sha256(weights_dir: Path) -> str:
     return sha256_file(weights_dir / "kokoro-v1_0.pth")
 
 
-def cache_key(sha256: str, ladder: tuple[Bucket, ...]) -> str:
-    """Folder name of a converted bundle: checkpoint hash, converter version, bucket ladder."""
-    buckets = "-".join(b.name for b in sorted(ladder))
-    return f"{sha256[:16]}-v{CONVERTER_VERSION}-{buckets}"
+def cache_key(sha256: str, ladder: Ladder) -> str:
+    """Folder name of a converted bundle: checkpoint hash, converter version, ladder."""
+    digest = hashlib.sha256(ladder.spec.encode()).hexdigest()[:10]
+    return f"{sha256[:16]}-v{CONVERTER_VERSION}-{digest}"
 
 
-def sample_inputs(stage: str, bucket: Bucket) -> dict:
-    """Tracing inputs of a stage at a bucket's shape (values are realistic but do not matter)."""
+def stage_shapes(stage: str, ladder: Ladder) -> dict[str, tuple[int, int]]:
+    """signature name -> (tokens, frames) it is traced at (0 where the stage has no such axis)."""
+    if stage == "predictor":
+        return {Bucket(t, 0).predictor_signature: (t, 0) for t in ladder.token_sizes}
+    if stage == "prosody":
+        return {b.prosody_signature: (b.tokens, b.frames) for b in ladder.buckets}
+    if stage == "vocoder":
+        return {vocoder_signature(f): (0, f) for f in ladder.vocoder_frames}
+    raise ValueError(f"unknown stage {stage!r}; expected one of {STAGES}")
+
+
+def sample_inputs(stage: str, tokens: int, frames: int) -> dict:
+    """Tracing inputs of a stage at one shape (values are realistic but do not matter)."""
     import torch
 
-    T, L = bucket.tokens, bucket.frames
+    T, L = tokens, frames
     gen = torch.Generator().manual_seed(0)
     style = torch.randn(1, STYLE_DIM, generator=gen) * 0.2
     if stage == "predictor":
@@ -102,23 +139,10 @@ def sample_inputs(stage: str, bucket: Bucket) -> dict:
             "f0": 200 + 20 * torch.randn(1, F0_PER_FRAME * L, generator=gen),
             "n": torch.randn(1, F0_PER_FRAME * L, generator=gen),
             "style": style,
-            "har": torch.randn(1, 2 * N_FREQ, bucket.stft_frames, generator=gen),
+            "har": torch.randn(1, 2 * N_FREQ, stft_frames(L), generator=gen),
             "frame_mask": frame_mask,
         }
     raise ValueError(f"unknown stage {stage!r}; expected one of {STAGES}")
-
-
-def signature_names(stage: str, bucket: Bucket) -> str:
-    return {"predictor": bucket.predictor_signature, "prosody": bucket.prosody_signature,
-            "vocoder": bucket.vocoder_signature}[stage]
-
-
-def _stage_buckets(stage: str, ladder: tuple[Bucket, ...]) -> dict[str, Bucket]:
-    """signature name -> a bucket with that shape (predictor: one per T, vocoder: one per L)."""
-    out = {}
-    for bucket in sorted(ladder):
-        out.setdefault(signature_names(stage, bucket), bucket)
-    return out
 
 
 def _peak_rss_mb() -> float:
@@ -127,9 +151,10 @@ def _peak_rss_mb() -> float:
 
 def read_signatures(path: Path) -> dict[str, SignatureSpec]:
     """Signature name -> I/O names, shapes, dtypes, as the LiteRT interpreter sees the file."""
-    from ai_edge_litert.interpreter import Interpreter
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-    interp = Interpreter(model_path=str(path))
+    interp = Interpreter(model_path=str(path),
+                         experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
     specs = {}
     for name in interp.get_signature_list():
         runner = interp.get_signature_runner(name)
@@ -142,49 +167,69 @@ def read_signatures(path: Path) -> dict[str, SignatureSpec]:
     return specs
 
 
-def convert_stage(stage: str, module, ladder: tuple[Bucket, ...], path: Path, log=print) -> dict:
+def convert_stage(stage: str, module, ladder: Ladder, path: Path, log=_stderr) -> dict:
     """Convert one stage module at every shape of the ladder into one .tflite; return figures."""
     import litert_torch
 
+    from kokoro_litert.convert.tfl_ops import expand_sequence_lstms, register_lowering
+
+    register_lowering()
     start = time.perf_counter()
+    shapes = stage_shapes(stage, ladder)
     converter = None
-    for name, bucket in _stage_buckets(stage, ladder).items():
-        kwargs = sample_inputs(stage, bucket)
+    for k, (name, shape) in enumerate(shapes.items()):
+        kwargs = sample_inputs(stage, *shape)
+        log(f"  {stage}: tracing {name} ({k + 1}/{len(shapes)})")
         if converter is None:
             converter = litert_torch.signature(name, module, sample_kwargs=kwargs)
         else:
             converter = converter.signature(name, module, sample_kwargs=kwargs)
-    edge = converter.convert()
-    edge.export(str(path))
-    figures = {"seconds": time.perf_counter() - start, "peak_rss_mb": _peak_rss_mb(),
-               "bytes": path.stat().st_size, "max_rel_error": verify_stage(stage, module, ladder, path)}
+    log(f"  {stage}: lowering {len(shapes)} signature(s) to LiteRT")
+    converter.convert().export(str(path))
+    loops = expand_sequence_lstms(path)
+    figures = {"seconds": time.perf_counter() - start, "bytes": path.stat().st_size, "lstm_loops": loops,
+               "max_rel_error": verify_stage(stage, module, ladder, path)}
+    figures["peak_rss_mb"] = _peak_rss_mb()
     worst = max(figures["max_rel_error"].items(), key=lambda kv: kv[1])
-    log(f"{stage}: {', '.join(_stage_buckets(stage, ladder))} converted in {figures['seconds']:.1f} s, "
-        f"{figures['bytes'] / 1e6:.1f} MB, peak RSS so far {figures['peak_rss_mb']:.0f} MB; "
+    log(f"{stage}: {len(shapes)} signature(s) converted in {figures['seconds']:.0f} s ({loops} LSTM loops), "
+        f"{figures['bytes'] / 1e6:.1f} MB, worker peak RSS {figures['peak_rss_mb']:.0f} MB; "
         f"worst error vs PyTorch {worst[1]:.1e} ({worst[0]})")
     return figures
 
 
-def verify_stage(stage: str, module, ladder: tuple[Bucket, ...], path: Path) -> dict[str, float]:
+def verify_stage(stage: str, module, ladder: Ladder, path: Path) -> dict[str, float]:
     """Run every signature of the written file on its tracing inputs against the PyTorch module.
 
     Returns {"signature/output": max |tflite - torch| / max |torch|}. A sanity check of the
     conversion itself (NOTES.md: a miscompile can be silent); the tests compare on real inputs.
+    Runs as the runtime does (CompiledModel, one weight cache for all signatures), one signature
+    per model instance so that only one activation arena is alive at a time.
     """
     import numpy as np
     import torch
-    from ai_edge_litert.interpreter import Interpreter
+    from ai_edge_litert.compiled_model import CompiledModel
 
-    interp = Interpreter(model_path=str(path))
+    from kokoro_litert.runtime.runner import StageRunner
+
     errors = {}
-    for name, bucket in _stage_buckets(stage, ladder).items():
-        kwargs = sample_inputs(stage, bucket)
-        with torch.no_grad():
-            expected = {k: v.numpy() for k, v in module(**kwargs).items()}
-        got = interp.get_signature_runner(name)(**{k: v.numpy() for k, v in kwargs.items()})
-        for k, v in expected.items():
-            scale = max(float(np.abs(v).max()), 1e-12)
-            errors[f"{name}/{k}"] = float(np.abs(got[k] - v).max()) / scale
+    with tempfile.TemporaryDirectory() as tmp:
+        options = StageRunner.options(threads=2, cache_path=str(Path(tmp) / "weights.xnnpack"))
+        for name, shape in stage_shapes(stage, ladder).items():
+            kwargs = sample_inputs(stage, *shape)
+            with torch.no_grad():
+                expected = {k: v.numpy() for k, v in module(**kwargs).items()}
+            model = CompiledModel.from_file(str(path), options=options)
+            index = model.get_signature_index(name)
+            order = model.get_signature_list()[name]
+            inputs, outputs = model.create_input_buffers(index), model.create_output_buffers(index)
+            for key, buffer in zip(order["inputs"], inputs):
+                buffer.write(np.ascontiguousarray(kwargs[key].numpy()))
+            model.run_by_index(index, inputs, outputs)
+            for key, buffer in zip(order["outputs"], outputs):
+                v = expected[key]
+                got = buffer.read(v.size, np.float32).reshape(v.shape)
+                errors[f"{name}/{key}"] = float(np.abs(got - v).max()) / max(float(np.abs(v).max()), 1e-12)
+            del model, inputs, outputs, expected
     return errors
 
 
@@ -192,7 +237,7 @@ def _versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {"converter": CONVERTER_VERSION}
-    for pkg in ("kokoro-litert", "kokoro", "torch", "litert-torch", "ai-edge-litert"):
+    for pkg in ("kokoro-litert", "kokoro", "torch", "litert-torch", "ai-edge-litert", "ai-edge-quantizer"):
         try:
             out[pkg] = version(pkg)
         except PackageNotFoundError:
@@ -209,53 +254,93 @@ def dsp_constants() -> dict:
     }
 
 
-def _convert_stage_job(weights_dir: str, stage: str, ladder: tuple[Bucket, ...], path: str) -> dict:
-    """Load the checkpoint, build and fold one stage, convert it (runs in a worker process)."""
-    import torch
-
+def _build_stage(weights_dir: Path, stage: str):
     from kokoro_litert.convert.checkpoint import load_model
     from kokoro_litert.convert.stages import Predictor, Prosody, Vocoder, fold_weight_norm
 
-    kmodel = load_model(Path(weights_dir))
+    kmodel = load_model(weights_dir)
     cls = {"predictor": Predictor, "prosody": Prosody, "vocoder": Vocoder}[stage]
-    module = fold_weight_norm(cls(kmodel).eval())
-    del kmodel
-    with torch.no_grad():
-        figures = convert_stage(stage, module, ladder, Path(path))
-        if stage == "vocoder":
-            figures["int8"] = _quantize_vocoder(module, ladder, Path(path))
+    return fold_weight_norm(cls(kmodel).eval())
+
+
+def _convert_stages_job(weights_dir: str, stages: tuple[str, ...], ladder: Ladder, folder: str) -> dict:
+    """Build, convert and quantize `stages` one after another (runs in a worker process).
+
+    Library output (litert-torch's progress, the MLIR converter's C++ logs) goes to
+    conversion-<stage>.log in `folder`; this job's own progress lines go to the parent's stderr.
+    """
+    import torch
+
+    from kokoro_litert.convert.quantize import quantize_stage
+
+    os.environ["LITERT_TORCH_SHOW_PROGRESS"] = "n"
+    progress = os.fdopen(os.dup(2), "w", buffering=1)
+    log = lambda msg: print(msg, file=progress, flush=True)  # noqa: E731
+    figures = {}
+    try:
+        for stage in stages:
+            with open(Path(folder) / f"conversion-{stage}.log", "w") as library_log:
+                sys.stdout.flush(), sys.stderr.flush()
+                saved = os.dup(1), os.dup(2)
+                os.dup2(library_log.fileno(), 1)
+                os.dup2(library_log.fileno(), 2)
+                try:
+                    log(f"{stage}: building from the checkpoint")
+                    module = _build_stage(Path(weights_dir), stage)
+                    with torch.no_grad():
+                        figures[stage] = convert_stage(stage, module, ladder, Path(folder) / FILES[stage], log)
+                        figures[stage]["variants"] = quantize_stage(stage, module, ladder, Path(folder), log)
+                    del module
+                finally:
+                    sys.stdout.flush(), sys.stderr.flush()
+                    os.dup2(saved[0], 1)
+                    os.dup2(saved[1], 2)
+                    os.close(saved[0]), os.close(saved[1])
+    finally:
+        progress.close()
     return figures
 
 
-def _quantize_vocoder(module, ladder: tuple[Bucket, ...], path: Path, log=print) -> dict:
-    from kokoro_litert.convert.quantize import quantize_vocoder, residual_conv_widths
+def write_voices(voices_dir: Path, path: Path) -> tuple[str, ...]:
+    """Every .bin voice of the cache's voices/ into one voices.bin (sorted by name); return the names."""
+    files = sorted(Path(voices_dir).glob("*.bin"))
+    if not files:
+        from kokoro_litert.runtime.errors import KokoroError
 
-    widths, count = residual_conv_widths(module)
-    int8_path = path.with_name(VARIANTS["int8"]["vocoder"])
-    figures = quantize_vocoder(path, int8_path, widths, count)
-    figures["max_rel_error"] = verify_stage("vocoder", module, ladder, int8_path)
-    worst = max(figures["max_rel_error"].items(), key=lambda kv: kv[1])
-    log(f"vocoder int8: {figures['int8_convs']} residual convs quantized in {figures['seconds']:.1f} s, "
-        f"{figures['bytes'] / 1e6:.1f} MB; worst error vs PyTorch {worst[1]:.1e} ({worst[0]})")
-    return figures
+        raise KokoroError(f"No voices in {voices_dir}.", "Run `kokoro-litert fetch` first.")
+    with open(path, "wb") as out:
+        for f in files:
+            data = f.read_bytes()
+            if len(data) != VOICE_BYTES:
+                raise ValueError(f"{f} has {len(data)} bytes, a voice has {VOICE_BYTES}: fetch the voices again")
+            out.write(data)
+    return tuple(f.stem for f in files)
 
 
-def convert_bundles(weights_dir: str | os.PathLike, out_dir: str | os.PathLike,
-                    buckets: tuple[Bucket, ...] = LADDER, jobs: int = 1, log=print) -> Manifest:
-    """Convert the three stages at every bucket of `buckets` into out_dir; return the manifest.
+def _sha256(path: Path) -> str:
+    from kokoro_litert.runtime.cache import sha256_file
 
-    jobs > 1 converts the stages in that many worker processes at once (conversion is mostly
-    single-threaded; each worker's peak RSS is then that stage's own). out_dir is replaced only
-    when everything is converted (temporary sibling folder + rename).
+    return sha256_file(path)
+
+
+def convert_bundles(weights_dir: str | os.PathLike, out_dir: str | os.PathLike, ladder: Ladder = DEFAULT_LADDER,
+                    jobs: int = 2, log=_stderr, voices_dir: str | os.PathLike | None = None) -> Manifest:
+    """Convert the three stages at every shape of `ladder` into out_dir; return the manifest.
+
+    voices_dir: the .bin voices to bundle (default: the `voices/` beside weights_dir).
+    out_dir is replaced only when everything is converted (temporary sibling folder + rename).
     """
     from kokoro_litert.convert.checkpoint import load_model
 
     weights_dir, out_dir = Path(weights_dir), Path(out_dir)
-    ladder = tuple(sorted(set(buckets)))
-    if not ladder:
-        raise ValueError("no buckets to convert")
+    voices_dir = Path(voices_dir) if voices_dir else weights_dir.parent / "voices"
     sha = checkpoint_sha256(weights_dir)
-    l_linear = load_model(weights_dir).decoder.generator.m_source.l_linear
+    kmodel = load_model(weights_dir)
+    l_linear = kmodel.decoder.generator.m_source.l_linear
+    sine_weight = tuple(float(v) for v in l_linear.weight.detach().reshape(-1))
+    sine_bias = float(l_linear.bias.detach().reshape(()))
+    vocab = dict(kmodel.vocab)
+    del kmodel, l_linear
 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.", suffix=".part"))
@@ -263,34 +348,45 @@ def convert_bundles(weights_dir: str | os.PathLike, out_dir: str | os.PathLike,
     os.umask(umask)
     tmp.chmod(0o777 & ~umask)  # mkdtemp makes it 0700; the bundle folder is an ordinary one
     start = time.perf_counter()
+    groups = [("vocoder",), ("predictor", "prosody")] if jobs >= 2 else [("predictor", "prosody", "vocoder")]
+    log(f"converting {', '.join(STAGES)} for {len(ladder.buckets)} bucket(s) and {len(ladder.vocoder_frames)} "
+        f"vocoder size(s) in {len(groups)} worker(s) (logs: {out_dir.name}/conversion-*.log)")
     try:
-        args = {stage: (str(weights_dir), stage, ladder, str(tmp / FILES[stage])) for stage in STAGES}
-        if jobs > 1:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
 
-            with ProcessPoolExecutor(min(jobs, len(STAGES)), mp_context=multiprocessing.get_context("spawn")) as pool:
-                futures = {stage: pool.submit(_convert_stage_job, *a) for stage, a in args.items()}
-                figures = {stage: f.result() for stage, f in futures.items()}
-        else:
-            figures = {stage: _convert_stage_job(*a) for stage, a in args.items()}
+        figures: dict = {}
+        with ProcessPoolExecutor(len(groups), mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = [pool.submit(_convert_stages_job, str(weights_dir), g, ladder, str(tmp)) for g in groups]
+            for f in futures:
+                figures.update(f.result())
+        voices = write_voices(voices_dir, tmp / VOICES_FILE)
+        precisions = {"fp32": dict(FILES)}
+        for stage in STAGES:
+            for precision, name in figures[stage]["variants"].items():
+                precisions.setdefault(precision, dict(FILES))[stage] = name
+        names = sorted({n for files in precisions.values() for n in files.values()} | {VOICES_FILE})
         specs = {stage: read_signatures(tmp / FILES[stage]) for stage in STAGES}
         manifest = Manifest(
             converter_version=CONVERTER_VERSION,
             checkpoint_sha256=sha,
-            files=dict(FILES),
-            variants={k: dict(v) for k, v in VARIANTS.items()},
-            buckets=tuple(
-                BucketSpec(b, *(specs[stage][signature_names(stage, b)] for stage in STAGES)) for b in ladder
-            ),
+            precisions=precisions,
+            default_precision=DEFAULT_PRECISION if DEFAULT_PRECISION in precisions else "fp32",
+            sha256={name: _sha256(tmp / name) for name in names},
+            buckets=ladder.buckets,
+            vocoder_frames=ladder.vocoder_frames,
+            signatures=specs,
             dsp=dsp_constants(),
-            sine_source_weight=tuple(float(v) for v in l_linear.weight.detach().reshape(-1)),
-            sine_source_bias=float(l_linear.bias.detach().reshape(())),
+            sine_source_weight=sine_weight,
+            sine_source_bias=sine_bias,
+            vocab=vocab,
+            voices=voices,
             versions=_versions(),
-            vocab=dict(json.loads((weights_dir / "config.json").read_text(encoding="utf-8"))["vocab"]),
         )
         manifest.save(tmp / "manifest.json")
+        Manifest.load(tmp)  # what was written reads back
         figures["wall_seconds"] = time.perf_counter() - start
+        figures["peak_rss_mb_total"] = _children_peak_rss_mb() + _peak_rss_mb()
         (tmp / "conversion.json").write_text(json.dumps(figures, indent=1) + "\n")
         if out_dir.exists():
             shutil.rmtree(out_dir)
@@ -298,18 +394,23 @@ def convert_bundles(weights_dir: str | os.PathLike, out_dir: str | os.PathLike,
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    log(f"bundles in {out_dir}: {figures['wall_seconds']:.0f} s wall (jobs={jobs}), peak RSS per stage "
-        + ", ".join(f"{s} {figures[s]['peak_rss_mb']:.0f} MB" for s in STAGES))
+    log(f"bundles in {out_dir}: {figures['wall_seconds']:.0f} s wall with {len(groups)} worker(s); peak RSS per "
+        "worker " + ", ".join(f"{s} {figures[s]['peak_rss_mb']:.0f} MB" for s in STAGES)
+        + f"; {sum((out_dir / n).stat().st_size for n in names) / 1e6:.0f} MB in all")
     return manifest
 
 
-def cached_bundles(weights_dir: str | os.PathLike, cache_dir: str | os.PathLike,
-                   buckets: tuple[Bucket, ...] = LADDER, jobs: int = 1, log=print) -> Path:
-    """The converted bundle folder for these weights and buckets, converting on first use."""
-    ladder = tuple(sorted(set(buckets)))
+def _children_peak_rss_mb() -> float:
+    """The largest peak RSS of any finished child process (Linux ru_maxrss of RUSAGE_CHILDREN)."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def cached_bundles(weights_dir: str | os.PathLike, cache_dir: str | os.PathLike, ladder: Ladder = DEFAULT_LADDER,
+                   jobs: int = 2, log=_stderr) -> Path:
+    """The converted bundle folder for these weights and ladder, converting on first use."""
     out = Path(cache_dir) / "bundles" / cache_key(checkpoint_sha256(Path(weights_dir)), ladder)
     if not (out / "manifest.json").is_file():
-        convert_bundles(weights_dir, out, ladder, jobs=jobs, log=log)
+        convert_bundles(weights_dir, out, ladder, jobs=jobs, log=log, voices_dir=Path(cache_dir) / "voices")
     return out
 
 
@@ -318,9 +419,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--weights", type=Path, help="folder with kokoro-v1_0.pth + config.json "
                         "(default: the cache's weights/)")
     parser.add_argument("--out", type=Path, help="output folder (default: the cache's bundles/<key>)")
-    parser.add_argument("--ladder", default=",".join(f"{b.tokens}x{b.frames}" for b in LADDER),
-                        help="buckets as TOKENSxFRAMES,... (default: %(default)s)")
-    parser.add_argument("--jobs", type=int, default=1, help="stages converted in parallel processes (1-3)")
+    parser.add_argument("--ladder", default=DEFAULT_LADDER.spec, help="buckets;vocoder frames (default: %(default)s)")
+    parser.add_argument("--jobs", type=int, default=2, help="worker processes (1 or 2)")
     args = parser.parse_args(argv)
     from kokoro_litert.runtime.cache import cache_root
 
@@ -328,6 +428,7 @@ def main(argv: list[str] | None = None) -> None:
     ladder = parse_ladder(args.ladder)
     if args.out:
         convert_bundles(weights, args.out, ladder, jobs=args.jobs)
+        print(args.out)
     else:
         print(cached_bundles(weights, cache_root(), ladder, jobs=args.jobs))
 

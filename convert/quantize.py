@@ -23,6 +23,25 @@ import re
 import time
 from pathlib import Path
 
+VARIANTS = {"vocoder": {"int8": "vocoder.int8.tflite"}}
+"""stage -> precision -> file: the quantized variants `convert` writes beside the fp32 graphs."""
+
+
+def quantize_stage(stage: str, module, ladder, folder: Path, log) -> dict[str, str]:
+    """Write the quantized variants of one converted stage into `folder`; return {precision: file}."""
+    from kokoro_litert.convert.export import FILES, verify_stage
+
+    written = {}
+    for precision, name in VARIANTS.get(stage, {}).items():
+        widths, count = residual_conv_widths(module)
+        figures = quantize_vocoder(folder / FILES[stage], folder / name, widths, count)
+        errors = verify_stage(stage, module, ladder, folder / name)
+        worst = max(errors.items(), key=lambda kv: kv[1])
+        log(f"{stage} {precision}: {figures['int8_convs']} convs quantized in {figures['seconds']:.1f} s, "
+            f"{figures['bytes'] / 1e6:.1f} MB; worst error vs PyTorch {worst[1]:.1e} ({worst[0]})")
+        written[precision] = name
+    return written
+
 def residual_conv_widths(vocoder) -> tuple[set[int], int]:
     """(channel widths, number of convs) of the generator's AdaINResBlock1 blocks in a Vocoder stage."""
     gen = vocoder.generator

@@ -1,29 +1,30 @@
 """Text in, speech out: chunking, streaming, voices, speed and word timings over a synthesis backend.
 
-    tts = Kokoro.from_bundles(bundles_dir)      # or Kokoro(backend, voices_dir): any backend below
+    tts = Kokoro.from_bundles(bundles_dir)      # or Kokoro(backend, voices): any runtime.backend.Backend
     samples, sample_rate = tts.create("Hello there.", voice="af_heart", speed=1.0)
     for chunk in tts.stream(long_text): ...     # chunk.audio, chunk.text, chunk.words (start/end s)
 
-A backend needs `synthesize(phonemes, voice_pack, speed, seed)` returning an object with `.audio`
-(float32, 24 kHz) and `.durations` (frames per token, boundary tokens included), and
-`max_phonemes`. It may raise `ChunkTooLong` when the predicted frames overflow its largest bucket;
-the chunk is then split and retried.
+A backend raises `ChunkTooLong` when a chunk's predicted frames overflow its largest bucket; the
+chunk is then split and retried. One `Kokoro` may be shared by threads: calls into the backend are
+serialized (one chunk at a time), everything else is per call.
 """
 
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Protocol
+from typing import Iterator
 
 import numpy as np
 
 from kokoro_litert.buckets import SAMPLE_RATE, SAMPLES_PER_FRAME
-from kokoro_litert.buckets.manifest import DEFAULT_PRECISION
 
+from .backend import Backend, ChunkTooLong
 from .errors import KokoroError
-from .voices import load_voice
+from .voices import FolderVoices, load_voice
 
 SENTENCE_END = ".!?…"
 CLAUSE_END = ",;:—"
@@ -42,14 +43,9 @@ JOIN_KEEP = 0.025  # s of silence kept on each side of a cut inside a sentence
 STRESS_MARKS = "ˈˌ"
 
 
-class ChunkTooLong(Exception):
-    """Raised by a backend whose largest bucket cannot hold the chunk's predicted frames."""
-
-
-class Backend(Protocol):
-    max_phonemes: int
-
-    def synthesize(self, phonemes: str, voice_pack: np.ndarray, speed: float, seed: int): ...
+VOICE_CACHE_SIZE = 32
+"""Voice packs (and blends) kept decoded per Kokoro instance; 0.5 MB each."""
+LANGS = {"a": "American English", "b": "British English"}
 
 
 @dataclass
@@ -176,6 +172,12 @@ def _fade_edges(audio: np.ndarray) -> np.ndarray:
     return audio
 
 
+def check_lang(lang: str) -> None:
+    if lang not in LANGS:
+        raise KokoroError(f"Unknown language {lang!r}.",
+                          "Use lang 'a' (American English) or 'b' (British English): this front-end speaks English.")
+
+
 def speakable(text: str, lang: str = "a"):
     """`phonemize(text)`, or a KokoroError naming what was skipped when nothing in it can be spoken.
 
@@ -183,6 +185,7 @@ def speakable(text: str, lang: str = "a"):
     """
     from .text import phonemize
 
+    check_lang(lang)
     result = phonemize(text, lang=lang)
     if not result.phonemes.strip():
         skipped = f" ({'; '.join(result.warnings)})" if result.warnings else ""
@@ -193,28 +196,41 @@ def speakable(text: str, lang: str = "a"):
 class Kokoro:
     """Speaks English text through a synthesis backend. See the module docstring for the API."""
 
-    def __init__(self, backend: Backend, voices_dir: str | Path):
+    def __init__(self, backend: Backend, voices):
+        """voices: a VoiceLibrary (runtime.voices) or a folder of NAME.bin voice packs."""
         self.backend = backend
-        self.voices_dir = Path(voices_dir)
-        self._voices: dict[str, np.ndarray] = {}
+        self.voices = voices if hasattr(voices, "pack") else FolderVoices(voices)
+        self._voice_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._voice_lock = threading.Lock()
+        self._synthesis_lock = threading.Lock()
 
     @classmethod
-    def from_bundles(cls, bundles_dir: str | Path, voices_dir: str | Path | None = None,
-                     threads: int | None = None, precision: str = DEFAULT_PRECISION) -> "Kokoro":
-        """LiteRT bundles (a `kokoro-litert convert` folder) and voices (default: the cache's).
+    def from_bundles(cls, bundles_dir: str | Path, threads: int | None = None, precision: str | None = None,
+                     **backend_options) -> "Kokoro":
+        """A bundle folder (what `kokoro-litert convert` writes): graphs, voices, manifest. Nothing else.
 
-        threads: CPU threads (default: all cores); precision: "int8" (fast) or "fp32".
+        threads: CPU threads (default: all cores); precision: one the folder has (default: its default).
         """
-        from .cache import cache_root
         from .litert import LiteRTBackend
 
-        return cls(LiteRTBackend(bundles_dir, threads=threads, precision=precision),
-                   voices_dir if voices_dir is not None else cache_root() / "voices")
+        backend = LiteRTBackend(bundles_dir, threads=threads, precision=precision, **backend_options)
+        return cls(backend, backend.bundle.voices)
+
+    def voice_names(self) -> list[str]:
+        return self.voices.names()
 
     def voice(self, spec: str) -> np.ndarray:
-        if spec not in self._voices:
-            self._voices[spec] = load_voice(spec, self.voices_dir)
-        return self._voices[spec]
+        """A voice pack by name, path or blend (see runtime.voices.load_voice); the last few are kept."""
+        with self._voice_lock:
+            if spec in self._voice_cache:
+                self._voice_cache.move_to_end(spec)
+                return self._voice_cache[spec]
+        pack = load_voice(spec, self.voices)
+        with self._voice_lock:
+            self._voice_cache[spec] = pack
+            while len(self._voice_cache) > VOICE_CACHE_SIZE:
+                self._voice_cache.popitem(last=False)
+        return pack
 
     def create(self, text: str, voice: str = "af_heart", speed: float = 1.0, lang: str = "a",
                seed: int = 0) -> tuple[np.ndarray, int]:
@@ -255,7 +271,8 @@ class Kokoro:
         while queue:
             piece = queue.pop(0)
             try:
-                out = self.backend.synthesize(piece.phonemes, pack, speed, seed + index)
+                with self._synthesis_lock:
+                    out = self.backend.synthesize(piece.phonemes, pack, speed, seed + index)
             except ChunkTooLong:
                 halves = _split_long(piece.phonemes, 0, len(piece.phonemes), max(len(piece.phonemes) // 2, 1),
                                      piece.words)

@@ -1,7 +1,12 @@
-"""`kokoro-litert`: fetch weights, list voices, phonemize text and speak it.
+"""`kokoro-litert`: fetch weights, convert bundles, list voices, phonemize text and speak it.
 
 Heavy imports (torch, the model) happen inside the subcommands so `--help` stays instant.
-Every user error is a `KokoroError`: one line on stderr with the remedy, exit status 2.
+Every user error is a `KokoroError`: one line on stderr with the remedy, exit status 2. Logs and
+progress go to stderr; stdout carries only what a command outputs (a folder, a list, raw PCM).
+
+`say --bundles DIR` and `voices --bundles DIR` use nothing but that folder (no checkpoint, no
+conversion code, no torch). Without --bundles they use the cache's converted bundles, fetching the
+weights and converting them first when missing (that needs the `convert` extra).
 """
 
 from __future__ import annotations
@@ -11,8 +16,6 @@ import os
 import sys
 import time
 from pathlib import Path
-
-from kokoro_litert.buckets.manifest import DEFAULT_PRECISION
 
 from .cache import cache_root
 from .errors import KokoroError
@@ -41,20 +44,27 @@ def cmd_fetch(args) -> int:
 
 
 def cmd_voices(args) -> int:
-    from kokoro_litert.runtime.voices import list_voices
+    if args.bundles:
+        from kokoro_litert.runtime.bundle import Bundle
 
-    vdir = cache_root(args.cache_dir) / "voices"
-    names = list_voices(vdir)
-    if not names:
-        raise KokoroError(f"No voices in {vdir}.", "Run `kokoro-litert fetch` first.")
+        names = Bundle.open(args.bundles).voices.names()
+    else:
+        from kokoro_litert.runtime.voices import list_voices
+
+        vdir = cache_root(args.cache_dir) / "voices"
+        names = list_voices(vdir)
+        if not names:
+            raise KokoroError(f"No voices in {vdir}.", "Run `kokoro-litert fetch` first, or pass --bundles DIR.")
     for name in names:
         print(name)
     return 0
 
 
 def cmd_phonemize(args) -> int:
+    from kokoro_litert.runtime.api import check_lang
     from kokoro_litert.runtime.text import phonemize
 
+    check_lang(args.lang)
     result = phonemize(_read_text(args), lang=args.lang)
     for warning in result.warnings:
         _log(f"warning: {warning}")
@@ -101,7 +111,19 @@ def _progress_bar(done: int, total: int) -> None:
         _log(f"chunk {done}/{total}")
 
 
+def _convert_extra() -> None:
+    """Fail in one line when the conversion tools (the `convert` extra: torch, litert-torch) are absent."""
+    import importlib.util
+
+    missing = [m for m in ("torch", "litert_torch", "kokoro") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise KokoroError(f"No bundle folder given, and converting one needs {', '.join(missing)}, which is not installed.",
+                          "Pass --bundles DIR (a folder from `kokoro-litert convert`), or "
+                          "`pip install 'kokoro-litert[convert]'` to fetch and convert here.")
+
+
 def _ensure_weights(cache: Path) -> None:
+    _convert_extra()
     from kokoro_litert.convert.fetch import FetchOptions, fetch, have_weights
 
     if not have_weights(cache) or not (cache / "voices").is_dir():
@@ -109,16 +131,25 @@ def _ensure_weights(cache: Path) -> None:
         fetch(FetchOptions(cache_dir=cache))
 
 
+def _ladder(spec: str | None):
+    from kokoro_litert.buckets.ladder import DEFAULT_LADDER, parse_ladder
+
+    try:
+        return parse_ladder(spec) if spec else DEFAULT_LADDER
+    except ValueError as e:
+        raise KokoroError(f"Bad --buckets: {e}.", "Write buckets as '32x128,64x256;48,64,128,256'.") from e
+
+
 def _bundles_dir(cache: Path, buckets: str | None = None, jobs: int | None = None) -> Path:
     """The converted bundles for the cached weights, converting them on first use."""
-    from kokoro_litert.buckets.ladder import LADDER, parse_ladder
+    _ensure_weights(cache)
     from kokoro_litert.convert.export import cached_bundles
 
-    _ensure_weights(cache)
-    ladder = parse_ladder(buckets) if buckets else LADDER
-    # Conversion is mostly single-threaded: one worker process per stage uses every core.
-    jobs = jobs or min(3, os.cpu_count() or 1)
-    return cached_bundles(cache / "weights", cache, ladder, jobs=jobs, log=_log)
+    return cached_bundles(cache / "weights", cache, _ladder(buckets), jobs=jobs or _default_jobs(), log=_log)
+
+
+def _default_jobs() -> int:
+    return 2 if (os.cpu_count() or 1) >= 2 else 1
 
 
 def _backend(args, cache: Path):
@@ -133,26 +164,17 @@ def _backend(args, cache: Path):
         return TorchReference(cache / "weights")
     from kokoro_litert.runtime.litert import LiteRTBackend
 
-    folder = args.bundles or _bundles_dir(cache)
-    return LiteRTBackend(folder, vocab=_cached_vocab(cache), threads=args.threads, precision=args.precision)
-
-
-def _cached_vocab(cache: Path) -> dict | None:
-    import json
-
-    config = cache / "weights" / "config.json"
-    return json.loads(config.read_text())["vocab"] if config.is_file() else None
+    return LiteRTBackend(args.bundles or _bundles_dir(cache), threads=args.threads, precision=args.precision)
 
 
 def cmd_convert(args) -> int:
     cache = cache_root(args.cache_dir)
     if args.out:
-        from kokoro_litert.buckets.ladder import LADDER, parse_ladder
+        _ensure_weights(cache)
         from kokoro_litert.convert.export import convert_bundles
 
-        _ensure_weights(cache)
-        convert_bundles(cache / "weights", args.out, parse_ladder(args.buckets) if args.buckets else LADDER,
-                        jobs=args.jobs or min(3, os.cpu_count() or 1), log=_log)
+        convert_bundles(cache / "weights", args.out, _ladder(args.buckets), jobs=args.jobs or _default_jobs(),
+                        log=_log, voices_dir=cache / "voices")
         print(args.out)
     else:
         print(_bundles_dir(cache, args.buckets, args.jobs))
@@ -162,9 +184,10 @@ def cmd_convert(args) -> int:
 def cmd_say(args) -> int:
     import json
 
-    from kokoro_litert.runtime.api import Kokoro, speakable
+    from kokoro_litert.runtime.api import Kokoro, check_lang, speakable
     from kokoro_litert.runtime.wav import WavStream, to_pcm16
 
+    check_lang(args.lang)
     if not 0.5 <= args.speed <= 2.0:
         raise KokoroError(f"Speed {args.speed} is out of range.", "Use --speed between 0.5 and 2.0.")
     to_stdout = args.output in (None, "-")
@@ -181,16 +204,26 @@ def cmd_say(args) -> int:
     # Unspeakable text fails here, in one line, before weights, voices or a backend are touched.
     phonemized = speakable(text, args.lang) if text is not None else None
     cache = cache_root(args.cache_dir)
-    _ensure_weights(cache)
+    if args.backend == "litert" and args.bundles:
+        from kokoro_litert.runtime.bundle import Bundle
+
+        bundle = Bundle.open(args.bundles)  # checked before any graph loads
+        voices, vocab = bundle.voices, bundle.manifest.vocab
+        args.bundles = bundle
+    else:
+        _ensure_weights(cache)
+        voices = cache / "voices"
+        vocab = json.loads((cache / "weights" / "config.json").read_text(encoding="utf-8"))["vocab"]
     # Check the voice and the phonemes before building a backend, which may convert bundles first.
     from kokoro_litert.runtime.voices import load_voice
 
-    load_voice(args.voice, cache / "voices")
+    load_voice(args.voice, voices)
     if args.phonemes is not None:
         from kokoro_litert.runtime.vocab import phoneme_ids
 
-        phoneme_ids(args.phonemes.strip(), _cached_vocab(cache))
-    tts = Kokoro(_backend(args, cache), cache / "voices")
+        phoneme_ids(args.phonemes.strip(), vocab)
+    backend = _backend(args, cache)
+    tts = Kokoro(backend, backend.bundle.voices if hasattr(backend, "bundle") else voices)
     progress = None if args.stream else _progress_bar  # --stream logs each chunk as it goes out instead
     if args.phonemes is not None:
         chunks = tts.stream_phonemes(args.phonemes.strip(), args.voice, args.speed, args.seed, progress)
@@ -242,6 +275,12 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def cmd_serve(args) -> int:
+    from kokoro_litert.runtime.server import serve
+
+    return serve(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kokoro-litert", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -259,12 +298,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("convert", help="convert the weights into LiteRT bundles (cached by checkpoint hash)")
     _add_cache_arg(p)
     p.add_argument("--out", type=Path, help="output folder (default: the cache's bundles/<key>)")
-    p.add_argument("--buckets", help="TOKENSxFRAMES,... (default: 32x128,64x256,128x512)")
-    p.add_argument("--jobs", type=int, default=None, help="stages converted in parallel processes (default: up to 3)")
+    p.add_argument("--buckets", help="TOKENSxFRAMES,...;VOCODER_FRAMES,... "
+                   "(default: 32x128,64x256,128x512;48,64,96,128,160,192,256,320,384,512)")
+    p.add_argument("--jobs", type=int, default=None, help="worker processes, 1 or 2 (default: 2 with 2+ cores)")
     p.set_defaults(func=cmd_convert)
 
-    p = sub.add_parser("voices", help="list the voices in the cache")
+    p = sub.add_parser("voices", help="list the voices of a bundle folder (or of the cache)")
     _add_cache_arg(p)
+    p.add_argument("--bundles", type=Path, help="a bundle folder (default: the fetch cache's voices)")
     p.set_defaults(func=cmd_voices)
 
     p = sub.add_parser("phonemize", help="print normalized text and Kokoro phonemes")
@@ -285,10 +326,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lang", default="a", help="a: American English (default), b: British English")
     p.add_argument("--backend", choices=["litert", "torch"], default="litert",
                    help="litert: the converted bundles (converted on first use); torch: the upstream reference")
-    p.add_argument("--bundles", type=Path, help="a converted bundle folder (default: the cache's)")
+    p.add_argument("--bundles", type=Path, help="a bundle folder; nothing else is read (default: the cache's, "
+                   "converted on first use)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")
-    p.add_argument("--precision", choices=["int8", "fp32"], default=DEFAULT_PRECISION,
-                   help="LiteRT vocoder: int8 generator convs (fast, default) or fp32 (closest to PyTorch)")
+    p.add_argument("--precision", default=None,
+                   help="a precision the bundle folder has, e.g. int8 (fast) or fp32 (closest to PyTorch); "
+                        "default: the folder's default")
     p.add_argument("--timestamps", type=Path, help="write word start/end times (JSON) here")
     p.add_argument("--stream", action="store_true",
                    help="log one line per chunk as it goes out (audio is written chunk by chunk either way: "
@@ -303,11 +346,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=None, help="threads per backend (default: all cores)")
     p.add_argument("--json", type=Path, help="also write the figures here")
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("serve", help="a local speech server: OpenAI-compatible HTTP and Wyoming (Home Assistant)")
+    _add_cache_arg(p)
+    p.add_argument("--host", default="127.0.0.1", help="HTTP address (default: loopback only)")
+    p.add_argument("--port", type=int, default=8880, help="HTTP port (default: %(default)s)")
+    p.add_argument("--wyoming", default=None, help="also serve Wyoming at this URI, e.g. tcp://127.0.0.1:10200")
+    p.add_argument("--bundles", type=Path, help="a bundle folder (default: the cache's, converted on first use)")
+    p.add_argument("--api-key", default=None, help="require 'Authorization: Bearer KEY' on HTTP (default: "
+                   "$KOKORO_LITERT_API_KEY if set, else none)")
+    p.add_argument("--queue", type=int, default=8, help="requests waiting for synthesis before 503 (default: %(default)s)")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")
+    p.add_argument("--precision", default=None, help="a precision the bundle folder has (default: its default)")
+    p.set_defaults(func=cmd_serve)
     return parser
+
+
+def _mute_native_teardown() -> None:
+    """LiteRT logs its accelerators' teardown at interpreter shutdown, after the command is done:
+    send only that last stretch of stderr to /dev/null (registered when a command loaded LiteRT)."""
+    import atexit
+
+    def mute():
+        sys.stderr.flush()
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+
+    atexit.register(mute)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command in ("say", "bench", "serve"):
+        _mute_native_teardown()
     try:
         return args.func(args)
     except KokoroError as e:

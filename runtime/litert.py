@@ -1,61 +1,78 @@
-"""The converted LiteRT bundles as a synthesis backend for `runtime.api.Kokoro` (torch-free)."""
+"""The LiteRT bundles as a synthesis backend for `runtime.api.Kokoro` (torch-free)."""
 
 from __future__ import annotations
 
 import os
 import time
 from collections import defaultdict
-from pathlib import Path
 
 import numpy as np
 
 from kokoro_litert.buckets.ladder import NoBucketError
-from kokoro_litert.buckets.manifest import DEFAULT_PRECISION
 
-from .api import ChunkTooLong
-from .bundles import Bundles, synthesize_with
-from .errors import KokoroError
+from .backend import ChunkTooLong, Synthesis
+from .bundle import Bundle
+from .cache import cache_root
+from .pipeline import Excitation, SineSource, synthesize
+from .runner import DEFAULT_VOCODER_ARENA_FRAMES, StageRunner, WeightCache
 from .vocab import phoneme_ids
 from .voices import style_for
 
 
 class LiteRTBackend:
-    """Phonemes + voice pack -> audio through predictor, prosody and vocoder .tflite bundles.
+    """Phonemes + voice pack -> audio through a bundle folder's predictor, prosody and vocoder.
 
     `stage_times` accumulates seconds per stage (and "host" for the numpy DSP between them), for
     `kokoro-litert bench`.
     """
 
-    def __init__(self, bundles_dir: str | os.PathLike, vocab: dict[str, int] | None = None,
-                 threads: int | None = None, precision: str = DEFAULT_PRECISION):
-        folder = Path(bundles_dir)
-        if not (folder / "manifest.json").is_file():
-            raise KokoroError(f"No LiteRT bundles in {folder}.", "Run `kokoro-litert convert` first.")
-        self.bundles = Bundles(folder, num_threads=threads or os.cpu_count() or 1, precision=precision)
-        self.vocab = vocab or self.bundles.manifest.vocab
-        if not self.vocab:
-            raise KokoroError(f"{folder}/manifest.json has no phoneme vocabulary.",
-                              "Re-run `kokoro-litert convert` with this version to rebuild the bundles.")
-        self.max_phonemes = max(b.tokens for b in self.bundles.ladder) - 2  # two boundary pad tokens
+    def __init__(self, bundle: Bundle | str | os.PathLike, threads: int | None = None, precision: str | None = None,
+                 weight_cache: bool = True, vocoder_arena_frames: int = DEFAULT_VOCODER_ARENA_FRAMES):
+        self.bundle = bundle if isinstance(bundle, Bundle) else Bundle.open(bundle)
+        manifest = self.bundle.manifest
+        self.precision = precision or manifest.default_precision
+        files = self.bundle.files(self.precision)
+        cache = WeightCache(self.bundle.folder, manifest, cache_root() / "xnnpack") if weight_cache else None
+        self.runner = StageRunner(self.bundle.folder, manifest, files, threads or os.cpu_count() or 1, cache,
+                                  vocoder_arena_frames)
+        self.vocab = manifest.vocab
+        self.ladder = manifest.ladder
+        self.source = SineSource(np.asarray(manifest.sine_source_weight, np.float32), manifest.sine_source_bias)
+        self.max_phonemes = self.ladder.max_phonemes
         self.stage_times: dict[str, float] = defaultdict(float)
 
-    def _timed_run(self, stage, bucket, **inputs):
+    def _timed_run(self, stage: str, signature: str, **inputs):
         t0 = time.perf_counter()
-        out = self.bundles.run(stage, bucket, **inputs)
+        out = self.runner.run(stage, signature, **inputs)
         self.stage_times[stage] += time.perf_counter() - t0
         return out
 
-    def synthesize(self, phonemes: str, voice_pack: np.ndarray, speed: float = 1.0, seed: int = 0, **pinned):
+    def synthesize(self, phonemes: str, voice_pack: np.ndarray, speed: float = 1.0, seed: int = 0,
+                   excitation: Excitation | None = None, durations: np.ndarray | None = None,
+                   trace: dict | None = None) -> Synthesis:
         ids = phoneme_ids(phonemes, self.vocab)
-        manifest = self.bundles.manifest
         t0 = time.perf_counter()
         before = sum(self.stage_times.values())
         try:
-            out = synthesize_with(self._timed_run, self.bundles.ladder,
-                                  np.asarray(manifest.sine_source_weight, np.float32), manifest.sine_source_bias,
-                                  ids, style_for(voice_pack, len(phonemes)), speed, seed, **pinned)
+            out = synthesize(self._timed_run, self.ladder, self.source, ids, style_for(voice_pack, len(phonemes)),
+                             speed, seed, excitation, durations, trace)
         except NoBucketError as e:
             raise ChunkTooLong(str(e)) from e
         self.stage_times["host"] += time.perf_counter() - t0 - (sum(self.stage_times.values()) - before)
         return out
 
+    def warm_up(self, stages=("predictor", "prosody", "vocoder")) -> dict[str, float]:
+        """Run every signature once (model creation, weight cache, first-call planning); return
+        {"stage/signature": seconds} of these first calls, all frames real."""
+        rng = np.random.default_rng(0)  # noise, not zeros: int8 kernels quantize each row by its range
+        seconds = {}
+        for stage in stages:
+            for name, spec in self.bundle.manifest.signatures[stage].items():
+                inputs = {k: (rng.standard_normal(t.shape) if t.dtype.startswith("float") else np.zeros(t.shape))
+                          .astype(t.dtype) for k, t in spec.inputs.items()}
+                for mask in {"token_mask", "frame_mask"} & set(inputs):
+                    inputs[mask][:] = 1
+                start = time.perf_counter()
+                self.runner.run(stage, name, **inputs)
+                seconds[f"{stage}/{name}"] = round(time.perf_counter() - start, 4)
+        return seconds

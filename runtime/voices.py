@@ -1,5 +1,8 @@
 """Voice packs: reading every published format without torch, naming, blending, picking a style row.
 
+Voices come from a `VoiceLibrary`: a bundle folder's voices.bin (`BundleVoices`, the names in its
+manifest), or a folder of NAME.bin files (`FolderVoices`, the fetch cache's voices/).
+
 A Kokoro voice pack is a [510, 256] float32 table: row n-1 is the style for an utterance of n
 phonemes (upstream `KPipeline`: `pack[len(phonemes) - 1]`). Columns 0:128 condition the decoder,
 128:256 the prosody predictor. Formats read here:
@@ -20,10 +23,9 @@ from pathlib import Path
 import numpy as np
 
 from kokoro_litert.buckets import STYLE_DIM, VOICE_ROWS
+from kokoro_litert.buckets.manifest import VOICE_BYTES
 
 from .errors import KokoroError
-
-VOICE_BYTES = VOICE_ROWS * STYLE_DIM * 4  # 522,240
 
 
 def _check_pack(array: np.ndarray, origin: str) -> np.ndarray:
@@ -107,11 +109,51 @@ def list_voices(voices_dir: Path) -> list[str]:
     return sorted(p.stem for p in Path(voices_dir).glob("*.bin"))
 
 
+class FolderVoices:
+    """A folder of NAME.bin voice packs (the fetch cache's voices/)."""
+
+    def __init__(self, folder: str | Path):
+        self.folder = Path(folder)
+        self.where = str(self.folder)
+
+    def names(self) -> list[str]:
+        return list_voices(self.folder)
+
+    def pack(self, name: str) -> np.ndarray | None:
+        path = self.folder / f"{name}.bin"
+        return read_voice_file(path) if path.is_file() else None
+
+
+class BundleVoices:
+    """A bundle folder's voices.bin: [n, 510, 256] float32, names from its manifest (memory-mapped)."""
+
+    def __init__(self, path: str | Path, names: tuple[str, ...]):
+        self.path = Path(path)
+        self.where = str(self.path)
+        self._names = tuple(names)
+        size = self.path.stat().st_size if self.path.is_file() else -1
+        if size != len(self._names) * VOICE_BYTES:
+            raise KokoroError(f"{self.path} has {size if size >= 0 else 'no'} bytes; its manifest lists "
+                              f"{len(self._names)} voices of {VOICE_BYTES} bytes each.",
+                              "Copy the whole bundle folder again, or convert it again with `kokoro-litert convert`.")
+        self._table = np.memmap(self.path, dtype="<f4", mode="r", shape=(len(self._names), VOICE_ROWS, STYLE_DIM))
+
+    def names(self) -> list[str]:
+        return sorted(self._names)
+
+    def pack(self, name: str) -> np.ndarray | None:
+        if name not in self._names:
+            return None
+        return _check_pack(np.array(self._table[self._names.index(name)]), f"{self.path}:{name}")
+
+
 _BLEND_PART = re.compile(r"^\s*(?P<name>[^:]+?)\s*(?::\s*(?P<weight>[-+0-9.eE]+))?\s*$")
 
 
-def load_voice(spec: str, voices_dir: Path) -> np.ndarray:
+def load_voice(spec: str, library) -> np.ndarray:
     """A voice by name, by file path, or a weighted blend 'af_heart:0.7,bf_emma:0.3' -> [510, 256].
+
+    library: a VoiceLibrary (`BundleVoices`, `FolderVoices`) or a folder of NAME.bin files.
 
     A blend without weights averages its voices equally, as upstream `KPipeline.load_voice` does;
     weights are normalized to sum to 1.
@@ -127,22 +169,24 @@ def load_voice(spec: str, voices_dir: Path) -> np.ndarray:
         if not np.isfinite(weight) or weight <= 0:
             raise KokoroError(f"Voice weight {weight} for {name!r} must be positive.",
                               "Write blends as name:weight with weights above 0, e.g. af_heart:0.7,bf_emma:0.3.")
-        packs.append(_resolve_one(name, Path(voices_dir)))
+        packs.append(_resolve_one(name, library))
         weights.append(weight)
     w = np.asarray(weights, dtype=np.float64) / sum(weights)
     return np.tensordot(w, np.stack(packs).astype(np.float64), axes=1).astype(np.float32)
 
 
-def _resolve_one(name: str, voices_dir: Path) -> np.ndarray:
+def _resolve_one(name: str, library) -> np.ndarray:
     as_path = Path(name).expanduser()
     if as_path.suffix in (".bin", ".pt", ".npy") and (as_path.is_file() or "/" in name):
         return read_voice_file(as_path)
-    candidate = voices_dir / f"{name}.bin"
-    if candidate.is_file():
-        return read_voice_file(candidate)
-    known = list_voices(voices_dir)
+    if not hasattr(library, "pack"):
+        library = FolderVoices(library)
+    pack = library.pack(name)
+    if pack is not None:
+        return pack
+    known = library.names()
     if not known:
-        raise KokoroError(f"No voices in {voices_dir}.", "Run `kokoro-litert fetch` first.")
+        raise KokoroError(f"No voices in {library.where}.", "Run `kokoro-litert fetch` first.")
     close = [v for v in known if v.split("_")[-1] == name.split("_")[-1] or v.startswith(name[:2])][:5]
     hint = f" Did you mean {', '.join(close)}?" if close else ""
     raise KokoroError(f"Unknown voice {name!r}.{hint}", "List voices with `kokoro-litert voices`.")

@@ -46,16 +46,14 @@ def heart(cache_dir):
 
 @pytest.fixture(scope="session")
 def bundle_dir(cache_dir):
-    """The smallest-bucket LiteRT bundle (32 tokens x 128 frames), converted once into the cache.
-
-    Every graph at one bucket, so no test ever converts the full ladder.
-    """
+    """The default LiteRT bundle folder (full default ladder, every precision), converted once into
+    the cache: the tests run on what users run. About 5 minutes on a 2-core box, 2 workers."""
     import time
 
-    from kokoro_litert.buckets.ladder import Bucket
+    from kokoro_litert.buckets.ladder import DEFAULT_LADDER
     from kokoro_litert.convert.export import cached_bundles
 
     start = time.perf_counter()
-    path = cached_bundles(cache_dir / "weights", cache_dir, (Bucket(32, 128),), jobs=3)
+    path = cached_bundles(cache_dir / "weights", cache_dir, DEFAULT_LADDER, jobs=2)
     print(f"bundles ready in {time.perf_counter() - start:.0f} s: {path}")
     return path

@@ -4,7 +4,7 @@ Each stage runs padded into a bucket; upstream runs the same utterance unpadded,
 KModel.forward_with_tokens does. On the real part the outputs must agree to float32 reassociation
 (the masked bi-LSTM folds b_hh into the hoisted projection, masked AdaIN takes two-pass
 statistics): see TOLERANCES. Padding must be inert: garbage token ids under the mask change nothing.
-End to end (stages + host DSP + iSTFT, via runtime.bundles.synthesize_with) must match
+End to end (stages + host DSP + iSTFT, via runtime.pipeline.synthesize) must match
 TorchReference.synthesize with the durations and the excitation noise pinned.
 """
 
@@ -18,14 +18,16 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from kokoro_litert.buckets.ladder import Bucket  # noqa: E402
+from kokoro_litert.buckets.ladder import Bucket, Ladder  # noqa: E402
 from kokoro_litert.dsp import align, round_durations  # noqa: E402
-from kokoro_litert.runtime.bundles import Excitation, synthesize_with  # noqa: E402
+from kokoro_litert.runtime.pipeline import Excitation, SineSource, synthesize  # noqa: E402
 
 pytestmark = pytest.mark.real_weights
 
 SMALL = Bucket(32, 128)
 MEDIUM = Bucket(64, 256)
+SMALL_LADDER = Ladder((SMALL,), (128,))
+TWO_BUCKETS = Ladder((SMALL, MEDIUM), (128, 256))
 
 # Real phoneme strings (tests/data heldout_001..003, dev_001) that fit the smallest bucket
 # (<= 30 phonemes + 2 boundary pads), and one for the 64-token bucket (dev_002, 50 phonemes).
@@ -65,15 +67,16 @@ def stages(reference):
 @pytest.fixture(scope="session")
 def sine_params(reference):
     l_linear = reference.model.decoder.generator.m_source.l_linear
-    return l_linear.weight.detach().numpy().reshape(-1), float(l_linear.bias.detach())
+    return SineSource(l_linear.weight.detach().numpy().reshape(-1), float(l_linear.bias.detach()))
 
 
 def torch_runner(stages):
-    """run(stage, bucket, **inputs) over the PyTorch stages, numpy in and out (bundles.Runner)."""
+    """run(stage, signature, **inputs) over the PyTorch stages, numpy in and out (pipeline.Runner);
+    the PyTorch stages take any shape, so the signature name is not needed."""
     predictor, prosody, vocoder = stages
     modules = {"predictor": predictor, "prosody": prosody, "vocoder": vocoder}
 
-    def run(stage, bucket, **inputs):
+    def run(stage, signature, **inputs):
         with torch.no_grad():
             out = modules[stage](**{k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in inputs.items()})
         return {k: v.numpy() for k, v in out.items()}
@@ -166,15 +169,15 @@ def run_stages(stages, ids, style, bucket, har=None):
     input_ids = np.zeros((1, bucket.tokens), np.int32)
     input_ids[0, :n] = [0, *ids, 0]
     token_mask = (np.arange(bucket.tokens) < n).astype(np.float32)[None]
-    out = run("predictor", bucket, input_ids=input_ids, style=style, token_mask=token_mask)
+    out = run("predictor", bucket.predictor_signature, input_ids=input_ids, style=style, token_mask=token_mask)
     a = align(out["durations"][0, :n], 1.0, bucket.tokens, bucket.frames)
     frame_mask = (np.arange(bucket.frames) < a.n_frames).astype(np.float32)[None]
-    out.update(run("prosody", bucket, d=out["d"], t_en=out["t_en"], alignment=a.matrix[None], style=style,
+    out.update(run("prosody", bucket.prosody_signature, d=out["d"], t_en=out["t_en"], alignment=a.matrix[None], style=style,
                    frame_mask=frame_mask))
     if har is not None:
         padded = np.zeros((1, har.shape[1], bucket.stft_frames), np.float32)
         padded[..., : har.shape[-1]] = har
-        out.update(run("vocoder", bucket, asr=out["asr"], f0=out["f0"], n=out["n"], style=style, har=padded,
+        out.update(run("vocoder", f"frames_{bucket.frames}", asr=out["asr"], f0=out["f0"], n=out["n"], style=style, har=padded,
                        frame_mask=frame_mask))
     return out, a
 
@@ -243,12 +246,12 @@ def test_end_to_end_matches_reference(reference, stages, heart, sine_params, pho
 
     ids = [reference.vocab[c] for c in phonemes]
     style = style_for(heart, len(ids))
-    ladder = (SMALL, MEDIUM) if bucket == MEDIUM else (SMALL,)
+    ladder = TWO_BUCKETS if bucket == MEDIUM else SMALL_LADDER
     # durations from our predictor (checked against upstream's rounding in test_stages_match_upstream)
-    first = synthesize_with(torch_runner(stages), ladder, *sine_params, ids, style, seed=0)
+    first = synthesize(torch_runner(stages), ladder, sine_params, ids, style, seed=0)
     excitation = random_excitation(int(first.durations.sum()), seed=1)
-    ours = synthesize_with(torch_runner(stages), ladder, *sine_params, ids, style, excitation=excitation)
-    assert ours.bucket == bucket
+    ours = synthesize(torch_runner(stages), ladder, sine_params, ids, style, excitation=excitation)
+    assert ours.shapes["prosody"] == bucket.prosody_signature
     with pinned_excitation(excitation):
         ref = reference.synthesize(phonemes, heart, durations=ours.durations)
     # upstream's own (unimposed) prediction rounds to the same durations
@@ -267,18 +270,17 @@ def test_bucket_promotion_when_frames_overflow(reference, stages, heart, sine_pa
     phonemes, speed = SHORT[3], 0.6
     ids = [reference.vocab[c] for c in phonemes]
     style = style_for(heart, len(ids))
-    first = synthesize_with(torch_runner(stages), (SMALL, MEDIUM), *sine_params, ids, style, speed=speed, seed=0)
+    first = synthesize(torch_runner(stages), TWO_BUCKETS, sine_params, ids, style, speed=speed, seed=0)
     assert len(ids) + 2 <= SMALL.tokens and first.durations.sum() > SMALL.frames, "pick a case that overflows"
-    assert first.bucket == MEDIUM
+    assert first.shapes["prosody"] == MEDIUM.prosody_signature
     excitation = random_excitation(int(first.durations.sum()), seed=2)
-    ours = synthesize_with(torch_runner(stages), (SMALL, MEDIUM), *sine_params, ids, style, speed=speed,
-                           excitation=excitation)
+    ours = synthesize(torch_runner(stages), TWO_BUCKETS, sine_params, ids, style, speed=speed, excitation=excitation)
     with pinned_excitation(excitation):
         ref = reference.synthesize(phonemes, heart, speed=speed, durations=ours.durations)
     # upstream's own rounding at this speed (durations_raw is after the speed division)
     np.testing.assert_array_equal(ours.durations, np.maximum(np.round(ref.durations_raw), 1))
     corr = float(np.corrcoef(ours.audio, ref.audio)[0, 1])
-    print(f"speed {speed}: {first.durations.sum()} frames in {first.bucket.name}, waveform correlation {corr:.6f}")
+    print(f"speed {speed}: {first.durations.sum()} frames in {first.shapes['prosody']}, waveform correlation {corr:.6f}")
     assert corr > WAVE_CORRELATION
 
 
@@ -290,28 +292,27 @@ def test_vocoder_runs_at_the_fewest_frames_that_fit(reference, stages, heart, si
     phonemes, speed = LONGER, 2.0
     ids = [reference.vocab[c] for c in phonemes]
     style = style_for(heart, len(ids))
-    first = synthesize_with(torch_runner(stages), (SMALL, MEDIUM), *sine_params, ids, style, speed=speed, seed=0)
+    first = synthesize(torch_runner(stages), TWO_BUCKETS, sine_params, ids, style, speed=speed, seed=0)
     assert len(ids) + 2 > SMALL.tokens and first.durations.sum() <= SMALL.frames, "pick a case that needs this"
-    assert (first.bucket, first.vocoder_bucket) == (MEDIUM, SMALL)
+    assert (first.shapes["prosody"], first.shapes["vocoder"]) == (MEDIUM.prosody_signature, "frames_128")
     excitation = random_excitation(int(first.durations.sum()), seed=3)
-    ours = synthesize_with(torch_runner(stages), (SMALL, MEDIUM), *sine_params, ids, style, speed=speed,
-                           excitation=excitation)
+    ours = synthesize(torch_runner(stages), TWO_BUCKETS, sine_params, ids, style, speed=speed, excitation=excitation)
     with pinned_excitation(excitation):
         ref = reference.synthesize(phonemes, heart, speed=speed, durations=ours.durations)
     corr = float(np.corrcoef(ours.audio, ref.audio)[0, 1])
-    print(f"speed {speed}: {first.durations.sum()} frames, vocoder at {first.vocoder_bucket.name}, "
+    print(f"speed {speed}: {first.durations.sum()} frames, vocoder at {first.shapes['vocoder']}, "
           f"waveform correlation {corr:.6f}")
     assert corr > WAVE_CORRELATION
 
 
 def test_ladder_pick():
-    from kokoro_litert.buckets.ladder import LADDER, NoBucketError, parse_ladder, pick, pick_frames
+    from kokoro_litert.buckets.ladder import DEFAULT_LADDER, LADDER, NoBucketError, parse_ladder, pick
 
-    assert pick_frames(100) == SMALL and pick_frames(129) == MEDIUM and pick_frames(512) == LADDER[-1]
-    assert pick_frames(100, (Bucket(64, 128), SMALL)) == SMALL  # fewest frames, then fewest tokens
+    ladder = DEFAULT_LADDER
+    assert ladder.pick_frames(100) == 128 and ladder.pick_frames(129) == 160 and ladder.pick_frames(512) == 512
+    assert ladder.pick_frames(1) == 48 and ladder.max_phonemes == 126
     with pytest.raises(NoBucketError):
-        pick_frames(513)
-
+        ladder.pick_frames(513)
     assert pick(12) == SMALL and pick(32, 128) == SMALL
     assert pick(12, 129) == MEDIUM  # frames overflow promotes the bucket
     assert pick(33) == MEDIUM and pick(128, 512) == LADDER[-1]
@@ -319,5 +320,11 @@ def test_ladder_pick():
         pick(129)
     with pytest.raises(NoBucketError):
         pick(10, 513)
-    assert parse_ladder("64x256, 32x128") == (SMALL, MEDIUM)
+    assert parse_ladder("64x256, 32x128") == TWO_BUCKETS  # vocoder frames: the buckets' own
+    assert parse_ladder(ladder.spec) == ladder
+    assert parse_ladder("32x128;48,128").vocoder_frames == (48, 128)
+    with pytest.raises(ValueError, match="must hold the largest"):
+        parse_ladder("32x128;48,64")
+    with pytest.raises(ValueError, match="TOKENSxFRAMES"):
+        parse_ladder("32-128")
     assert SMALL.stft_frames == 120 * 128 + 1 and SMALL.samples == 128 * 600

@@ -1,0 +1,316 @@
+"""Runs the bundle's signatures on LiteRT's CPU runtime (CompiledModel, XNNPACK), in bounded memory.
+
+- One CompiledModel per stage file, created on first use, with an XNNPACK weight cache: the packed
+  weights live in a file beside the bundle (`WeightCache`), mmapped, so start-up does not repack
+  them and the same weights are held once however many signatures use them.
+- Each signature keeps its own activation arena once it has run. The vocoder's arenas are large
+  (they grow with the frames), so its model is re-created (~0.1 s) whenever keeping one more
+  signature would exceed `vocoder_arena_frames` frames of arenas in all; predictor and prosody
+  arenas are small and stay.
+- Input/output buffers are created once per signature and reused; inputs are fed and outputs read
+  by the names the manifest lists.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import platform
+import re
+import tempfile
+import threading
+import weakref
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from kokoro_litert.buckets.manifest import STAGES, Manifest
+
+from .errors import KokoroError
+
+XNNPACK_FLAGS = 0x1 | 0x2 | 0x20
+"""QS8 and QU8 kernels (the defaults, which any explicit flags replace) and transient indirection
+buffers (measured: -28 MB of arena for the 128-frame vocoder)."""
+
+DEFAULT_VOCODER_ARENA_FRAMES = 512
+"""Frames of vocoder signatures whose arenas may be alive together (arena ~0.45 MB per frame)."""
+
+_NOISE = re.compile(r"^(INFO|WARNING|VERBOSE): \[|^INFO: Created TensorFlow Lite|^└|^ERROR: \[.*compiler_plugin")
+_ENVIRONMENT = None
+_RUNNERS: "weakref.WeakSet[StageRunner]" = weakref.WeakSet()
+
+
+def _environment():
+    """One LiteRT environment for every model of the process (created quietly, once)."""
+    global _ENVIRONMENT
+    if _ENVIRONMENT is None:
+        from ai_edge_litert.environment import Environment
+
+        with quiet_native_logs():
+            _ENVIRONMENT = Environment.create()
+    return _ENVIRONMENT
+
+
+@atexit.register
+def _close_quietly() -> None:
+    """Release models and the environment before interpreter shutdown, so LiteRT's teardown log
+    lines ("DestroyAccelerator ...") stay off stderr too."""
+    import gc
+
+    global _ENVIRONMENT
+    with quiet_native_logs():
+        for runner in list(_RUNNERS):
+            runner.close()
+        _ENVIRONMENT = None
+        gc.collect()
+
+
+@contextlib.contextmanager
+def quiet_native_logs():
+    """Keep LiteRT's start-up chatter (plugin discovery, 'Created TensorFlow Lite XNNPACK delegate')
+    off stderr; anything else written to stderr meanwhile is passed on afterwards."""
+    import sys
+
+    sys.stderr.flush()
+    with tempfile.TemporaryFile(mode="w+b") as capture:
+        saved = os.dup(2)
+        os.dup2(capture.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            kept = [line for line in capture.read().decode(errors="replace").splitlines()
+                    if line.strip() and not _NOISE.search(line)]
+            if kept:
+                print("\n".join(kept), file=sys.stderr)
+
+
+def cpu_fingerprint() -> str:
+    """What XNNPACK's packing depends on besides the weights: the machine and its ISA extensions
+    (the kernel's hardware capability words, as on ARM, and /proc/cpuinfo's flags, as on x86)."""
+    import ctypes
+
+    words = []
+    with contextlib.suppress(OSError, AttributeError):
+        getauxval = ctypes.CDLL(None).getauxval
+        getauxval.restype = ctypes.c_ulong
+        words = [getauxval(16), getauxval(26)]  # AT_HWCAP, AT_HWCAP2
+    flags = ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text(errors="replace").splitlines():
+            if line.split(":")[0].strip().lower() in ("flags", "features"):
+                flags = line.split(":", 1)[1]
+                break
+    key = f"{words} {' '.join(sorted(flags.split()))}"
+    return f"{platform.machine()}-{zlib.crc32(key.encode()):08x}"
+
+
+def _litert_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("ai-edge-litert")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+class WeightCache:
+    """Where XNNPACK's packed weights for a bundle's files live, and the proof that they are intact.
+
+    A cache file is named by the graph's sha256 (from the manifest), the ai-edge-litert version
+    and the CPU fingerprint, so a stale cache is never opened under another graph, runtime or CPU.
+    It is built under a temporary name and renamed into place with a CRC32 sidecar once XNNPACK has
+    written it; it is checked against the sidecar when opened (XNNPACK itself rebuilds a truncated
+    file but would run silently on flipped bytes). The folder is `<bundle>/.xnnpack` when writable,
+    else `<cache root>/xnnpack`; with neither, models run without a cache (more memory, slower start).
+    """
+
+    def __init__(self, bundle: Path, manifest: Manifest, fallback_dir: Path | None = None):
+        self.manifest = manifest
+        self.suffix = f"{_litert_version()}-{cpu_fingerprint()}"
+        self.folder = self._writable(bundle / ".xnnpack") or (self._writable(fallback_dir) if fallback_dir else None)
+        self.problems: list[str] = []
+
+    @staticmethod
+    def _writable(folder: Path) -> Path | None:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            probe = tempfile.NamedTemporaryFile(dir=folder, prefix=".probe", delete=True)
+            probe.close()
+            return folder
+        except OSError:
+            return None
+
+    def path(self, file_name: str) -> Path | None:
+        if self.folder is None:
+            return None
+        sha = self.manifest.sha256.get(file_name, "unknown")[:16]
+        return self.folder / f"{Path(file_name).stem}-{sha}-{self.suffix}.xnnpack"
+
+    def open(self, file_name: str) -> tuple[str, Path | None]:
+        """(path to give XNNPACK, temporary path to publish after creation or None)."""
+        final = self.path(file_name)
+        if final is None:
+            return "", None
+        if final.is_file():
+            if self._intact(final):
+                return str(final), None
+            self.problems.append(f"the weight cache {final.name} was corrupt and is rebuilt")
+            with contextlib.suppress(OSError):
+                final.unlink()
+        fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=f".{final.name}.", suffix=".part")
+        os.close(fd)
+        os.unlink(tmp)  # XNNPACK creates it
+        return tmp, Path(tmp)
+
+    def publish(self, file_name: str, tmp: Path) -> None:
+        final = self.path(file_name)
+        try:
+            crc = _crc32(tmp)
+            sidecar = final.with_suffix(".crc32")
+            sidecar.with_suffix(".part").write_text(f"{crc:08x} {tmp.stat().st_size}\n")
+            os.replace(tmp, final)
+            os.replace(sidecar.with_suffix(".part"), sidecar)
+        except OSError as e:
+            self.problems.append(f"could not keep the weight cache in {final.parent} ({e.strerror})")
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+
+    @staticmethod
+    def _intact(path: Path) -> bool:
+        try:
+            crc, size = path.with_suffix(".crc32").read_text().split()
+            return path.stat().st_size == int(size) and _crc32(path) == int(crc, 16)
+        except (OSError, ValueError):
+            return False
+
+
+def _crc32(path: Path) -> int:
+    crc = 0
+    with open(path, "rb") as f:
+        while block := f.read(1 << 22):
+            crc = zlib.crc32(block, crc)
+    return crc
+
+
+class _Signature:
+    """One signature's index, reusable I/O buffers, and shapes."""
+
+    def __init__(self, model, name: str, spec):
+        self.index = model.get_signature_index(name)
+        order = model.get_signature_list()[name]
+        self.input_names, self.output_names = list(order["inputs"]), list(order["outputs"])
+        self.inputs = model.create_input_buffers(self.index)
+        self.outputs = model.create_output_buffers(self.index)
+        self.spec = spec
+        self.runs = 0
+
+
+class StageRunner:
+    """`run(stage, signature, **inputs) -> outputs` over one bundle folder's files for a precision."""
+
+    def __init__(self, folder: Path, manifest: Manifest, files: dict[str, str], threads: int,
+                 weight_cache: WeightCache | None, vocoder_arena_frames: int = DEFAULT_VOCODER_ARENA_FRAMES):
+        self.folder, self.manifest, self.files = Path(folder), manifest, files
+        self.threads = threads
+        self.weight_cache = weight_cache
+        self.vocoder_arena_frames = vocoder_arena_frames
+        self._models: dict[str, object] = {}
+        self._signatures: dict[tuple[str, str], _Signature] = {}
+        self._lock = threading.Lock()
+        self.creations: dict[str, int] = {stage: 0 for stage in STAGES}
+        _RUNNERS.add(self)
+
+    def close(self) -> None:
+        """Release every model and arena (the runner re-creates them if used again)."""
+        with self._lock:
+            for stage in list(self._models):
+                self.release(stage)
+
+    def __del__(self):
+        with contextlib.suppress(Exception):
+            self.close()  # quietly: LiteRT logs its teardown
+
+    @staticmethod
+    def options(threads: int, cache_path: str = ""):
+        """LiteRT CompiledModel options: CPU (XNNPACK) with these threads, flags and weight cache file."""
+        from ai_edge_litert.compiled_model import CpuOptions, HardwareAccelerator, Options
+
+        return Options(hardware_accelerators=HardwareAccelerator.CPU,
+                       cpu_options=CpuOptions(num_threads=threads, xnnpack_flags=XNNPACK_FLAGS,
+                                              xnnpack_weight_cache_path=cache_path))
+
+    def model(self, stage: str):
+        """The stage's CompiledModel, created (and its weight cache built or checked) on first use."""
+        if stage not in self._models:
+            from ai_edge_litert.compiled_model import CompiledModel
+
+            file_name = self.files[stage]
+            cache_path, tmp = self.weight_cache.open(file_name) if self.weight_cache else ("", None)
+            try:
+                environment = _environment()
+                with quiet_native_logs():
+                    model = CompiledModel.from_file(str(self.folder / file_name), environment=environment,
+                                                    options=self.options(self.threads, cache_path))
+            except RuntimeError as e:
+                raise KokoroError(f"LiteRT cannot load {self.folder / file_name} ({' '.join(str(e).split())[:200]}).",
+                                  "Convert the bundles again with `kokoro-litert convert`.") from e
+            if tmp is not None and tmp.is_file():
+                self.weight_cache.publish(file_name, tmp)
+            self._models[stage] = model
+            self.creations[stage] += 1
+        return self._models[stage]
+
+    def release(self, stage: str) -> None:
+        """Drop a stage's model (and every arena it holds); it is re-created on next use."""
+        with quiet_native_logs():
+            for key in [k for k in self._signatures if k[0] == stage]:
+                del self._signatures[key]
+            model = self._models.pop(stage, None)
+            if model is not None:
+                model.close()
+                del model
+
+    def _signature(self, stage: str, name: str) -> _Signature:
+        key = (stage, name)
+        if key not in self._signatures:
+            if stage == "vocoder" and self._vocoder_frames_alive() + _frames(name) > self.vocoder_arena_frames:
+                self.release("vocoder")
+            spec = self.manifest.signature(stage, name)
+            model = self.model(stage)
+            with quiet_native_logs():  # buffer creation sets up the accelerator's environment, which logs
+                self._signatures[key] = _Signature(model, name, spec)
+        return self._signatures[key]
+
+    def _vocoder_frames_alive(self) -> int:
+        return sum(_frames(name) for stage, name in self._signatures if stage == "vocoder")
+
+    def run(self, stage: str, signature: str, **inputs) -> dict[str, np.ndarray]:
+        """One signature call; inputs are cast to the manifest's dtypes and checked against its shapes."""
+        with self._lock:
+            sig = self._signature(stage, signature)
+            if set(inputs) != set(sig.input_names):
+                raise ValueError(f"{stage}/{signature} takes {sorted(sig.input_names)}, got {sorted(inputs)}")
+            # The first call sets up the accelerator and the buffers' environment, which logs.
+            with quiet_native_logs() if sig.runs == 0 else contextlib.nullcontext():
+                for name, buffer in zip(sig.input_names, sig.inputs):
+                    t = sig.spec.inputs[name]
+                    value = np.ascontiguousarray(inputs[name], dtype=t.dtype)
+                    if value.shape != t.shape:
+                        raise ValueError(f"{stage}/{signature} input {name} must be {t.shape}, got {value.shape}")
+                    buffer.write(value)
+                self._models[stage].run_by_index(sig.index, sig.inputs, sig.outputs)
+                out = {}
+                for name, buffer in zip(sig.output_names, sig.outputs):
+                    t = sig.spec.outputs[name]
+                    out[name] = buffer.read(int(np.prod(t.shape)), np.dtype(t.dtype).type).reshape(t.shape)
+            sig.runs += 1
+            return out
+
+
+def _frames(signature: str) -> int:
+    return int(signature.rsplit("_", 1)[1])
