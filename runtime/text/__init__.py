@@ -7,7 +7,9 @@
 Stages: `normalize` (numbers, currency, dates, times, units, abbreviations, Roman numerals ->
 words, keeping a map back to the source), then `g2p` (lexicon lookup in misaki's gold and silver
 dictionaries with misaki's stress, -s/-ed/-ing and function-word rules; espeak-ng for words outside
-the lexicon, called through ctypes on the libespeak-ng bundled in the `espeakng-loader` wheel).
+the lexicon, called through ctypes on the libespeak-ng bundled in the `espeakng-loader` wheel; or,
+with `phonemize(text, lang, fallback="spell")`, letter by letter from the lexicon alone, as the
+Android demo does where no espeak-ng is bundled).
 No spaCy, no `misaki.en` import: misaki is used only for its JSON data files.
 
 `r.words[i].text` is the source text a word came from ("$3.50" for each of "three dollars and

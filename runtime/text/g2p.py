@@ -39,6 +39,11 @@ OPENING = frozenset("“(")
 FLAP_REWRITES = (("ɾ", "T"), ("ʔ", "t"))
 # Tokens longer than this are not looked up; espeak reads them in chunks of this size.
 MAX_WORD_CHARS = 64
+# What reads a word outside the lexicon. "espeak" (the default): espeak-ng, spelling the word when
+# libespeak-ng cannot be loaded. "spell": letter by letter from the lexicon's letter entries, with a
+# warning; it needs nothing but the lexicon, so it is what a host without espeak-ng (the Android
+# demo without a bundled libespeak-ng) does, and Python offers it so both hosts can agree.
+FALLBACKS = ("espeak", "spell")
 
 DETERMINERS = frozenset(
     "the a an this that these those my your his her its our their some any no every each another".split())
@@ -187,8 +192,9 @@ def _merge_compound(parts: list[str]) -> str:
 class _Resolver:
     """Resolves words for one call: lexicon first, then compounds, then espeak, then spelling."""
 
-    def __init__(self, lang: str, warnings: list, caps_text: bool):
+    def __init__(self, lang: str, warnings: list, caps_text: bool, fallback: str = "espeak"):
         self.lang = lang
+        self.fallback_mode = fallback
         self.lex = lexicon(lang)
         self.warnings = warnings
         self.caps_text = caps_text
@@ -249,7 +255,8 @@ class _Resolver:
         """Phonemes for a word without context rules, or None if nothing could read it."""
         if len(text) > MAX_WORD_CHARS:
             self.warnings.append(
-                f"a {len(text)}-character word was read by espeak-ng in {MAX_WORD_CHARS}-character pieces")
+                f"a {len(text)}-character word was read by espeak-ng in {MAX_WORD_CHARS}-character pieces"
+                if self.fallback_mode == "espeak" else f"a {len(text)}-character word was not looked up")
             return self.fallback(text)
         parts = text.split("-")
         if len(parts) > 1 and parts[0].lower() in NUMBER_WORDS and all(parts):
@@ -272,6 +279,10 @@ class _Resolver:
         return self.fallback(text)
 
     def fallback(self, text: str) -> str | None:
+        if self.fallback_mode == "spell":
+            ps = self.lex.spell(text) if text.isalpha() else None
+            self.warnings.append(f"{text!r} is not in the lexicon; " + ("spelled it" if ps else "skipped it"))
+            return ps
         try:
             pieces = [text[i:i + MAX_WORD_CHARS] for i in range(0, len(text), MAX_WORD_CHARS)]
             ps = " ".join(espeak.phonemize_word(p, self.lang) for p in pieces).strip()
@@ -293,11 +304,14 @@ def _caps_text(tokens: list[_Token]) -> bool:
     return len(words) >= 3 and caps >= 0.6 * len(words)
 
 
-def phonemize(text: str, lang: str = "a") -> PhonemizeResult:
+def phonemize(text: str, lang: str = "a", fallback: str = "espeak") -> PhonemizeResult:
     """Normalize English text and convert it to Kokoro phonemes.
 
     lang: "a" American English, "b" British English.
+    fallback: what reads words outside the lexicon, "espeak" (default) or "spell" (see FALLBACKS).
     """
+    if fallback not in FALLBACKS:
+        raise ValueError(f"unknown fallback {fallback!r}: use one of {', '.join(FALLBACKS)}")
     if lang not in LANGS:
         raise ValueError(f"unsupported lang {lang!r}: this front-end speaks English only; "
                          "use lang='a' (American) or lang='b' (British)")
@@ -308,7 +322,7 @@ def phonemize(text: str, lang: str = "a") -> PhonemizeResult:
     normalized = spanned.s
     tokens = _tokenize(normalized, warnings)
     late: list[str] = []  # warnings raised while resolving right to left; reversed below
-    res = _Resolver(lang, late, _caps_text(tokens))
+    res = _Resolver(lang, late, _caps_text(tokens), fallback)
 
     nxt: bool | None = None  # how the following word starts (True vowel, False consonant, None pause)
     next_text: str | None = None

@@ -1,0 +1,77 @@
+package kokoro.litert.app
+
+import com.google.ai.edge.litert.Accelerator
+import com.google.ai.edge.litert.CompiledModel
+import com.google.ai.edge.litert.Environment
+import com.google.ai.edge.litert.TensorBuffer
+import kokoro.litert.buckets.Manifest
+import kokoro.litert.runtime.StageRunner
+import kokoro.litert.runtime.Tensor
+import kokoro.litert.runtime.WeightCache
+import kokoro.litert.runtime.XNNPACK_FLAGS
+import java.io.File
+
+/**
+ * The stage runner on Android: LiteRT's Kotlin CompiledModel API (com.google.ai.edge.litert:litert),
+ * the same runtime the desktop JVM drives through libLiteRt.so. One CompiledModel per stage file on
+ * the CPU accelerator with the desktop's thread count, XNNPACK flags and weight cache file; buffers
+ * created once per signature. Inputs and outputs are in the signature's order, which for these
+ * bundles is alphabetical by name (litert-torch sorts them; the desktop runner reads the order from
+ * the file and the manifest lists the same names).
+ *
+ * NOT COMPILED on the project's machines (no Android SDK): kept to the few calls the desktop runner
+ * makes, so reading it beside kokoro.litert.desktop.LiteRtCRunner is the review.
+ */
+class AndroidStageRunner(
+    private val folder: File,
+    private val manifest: Manifest,
+    private val files: Map<String, String>,
+    private val threads: Int,
+    private val cache: WeightCache?
+) : StageRunner {
+    private val env = Environment.create()
+    private val models = HashMap<String, CompiledModel>()
+    private val buffers = HashMap<Pair<String, String>, Pair<List<TensorBuffer>, List<TensorBuffer>>>()
+
+    private fun model(stage: String): CompiledModel = models.getOrPut(stage) {
+        val fileName = files.getValue(stage)
+        val (cachePath, tmp) = cache?.open(fileName) ?: Pair("", null)
+        val options = CompiledModel.Options(Accelerator.CPU).apply {
+            cpuOptions = CompiledModel.CpuOptions(threads, XNNPACK_FLAGS, cachePath.ifEmpty { null })
+        }
+        val m = CompiledModel.create(File(folder, fileName).path, options, env)
+        if (tmp != null && tmp.isFile) cache!!.publish(fileName, tmp)
+        m
+    }
+
+    @Synchronized
+    override fun run(stage: String, signature: String, inputs: Map<String, Tensor>): Map<String, Tensor> {
+        val spec = manifest.signature(stage, signature)
+        val m = model(stage)
+        val (ins, outs) = buffers.getOrPut(Pair(stage, signature)) {
+            Pair(m.createInputBuffers(signature), m.createOutputBuffers(signature))
+        }
+        val inNames = spec.inputs.keys.sorted()
+        val outNames = spec.outputs.keys.sorted()
+        check(ins.size == inNames.size && outs.size == outNames.size) { "$stage/$signature: buffers do not match the manifest" }
+        for ((i, name) in inNames.withIndex()) {
+            val t = inputs.getValue(name)
+            require(t.shape.contentEquals(spec.inputs.getValue(name).shape)) { "$stage/$signature input $name has shape ${t.shape.toList()}" }
+            if (t.dtype == "int32") ins[i].writeInt(t.ints) else ins[i].writeFloat(t.floats)
+        }
+        m.run(ins, outs, signature)
+        return outNames.withIndex().associate { (j, name) ->
+            val shape = spec.outputs.getValue(name).shape
+            name to Tensor.f32(shape, outs[j].readFloat().copyOf(shape.fold(1) { a, b -> a * b }))
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        buffers.values.forEach { (i, o) -> (i + o).forEach { it.close() } }
+        buffers.clear()
+        models.values.forEach { it.close() }
+        models.clear()
+        env.close()
+    }
+}

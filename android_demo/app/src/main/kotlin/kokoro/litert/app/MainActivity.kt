@@ -1,0 +1,105 @@
+package kokoro.litert.app
+
+import android.app.Activity
+import android.media.AudioAttributes
+import android.media.AudioFormat
+import android.media.AudioTrack
+import android.os.Bundle
+import android.widget.ArrayAdapter
+import android.widget.Button
+import android.widget.EditText
+import android.widget.Spinner
+import android.widget.TextView
+import kokoro.litert.buckets.Buckets
+import kokoro.litert.runtime.Kokoro
+import kokoro.litert.runtime.KokoroError
+import kokoro.litert.runtime.LiteRTBackend
+import kokoro.litert.runtime.WeightCache
+import kokoro.litert.runtime.text.Fallback
+import kokoro.litert.runtime.text.G2p
+import kokoro.litert.runtime.text.Lexicon
+import java.io.File
+import kotlin.concurrent.thread
+
+/**
+ * The demo: text field, voice picker, speak button; shows the real-time factor and the time to the
+ * first audio. The bundle folder (what `kokoro-litert convert` writes) and lexicon-a.tsv (what
+ * `export_lexicon(path, "a")` writes) are pushed to the app's external files folder:
+ *
+ *     adb push BUNDLE_DIR /sdcard/Android/data/kokoro.litert.app/files/bundles
+ *     adb push lexicon-a.tsv /sdcard/Android/data/kokoro.litert.app/files/bundles/
+ *
+ * Out-of-lexicon words are spelled (Fallback.SPELL: no espeak-ng in the APK), which the Python runtime
+ * reproduces with `phonemize(text, fallback="spell")`. Chunks play as they are synthesized.
+ */
+class MainActivity : Activity() {
+    private var tts: Kokoro? = null
+
+    override fun onCreate(savedInstanceState: Bundle?) {
+        super.onCreate(savedInstanceState)
+        setContentView(R.layout.activity_main)
+        val status = findViewById<TextView>(R.id.status)
+        val voicePicker = findViewById<Spinner>(R.id.voice)
+        val speak = findViewById<Button>(R.id.speak)
+        speak.isEnabled = false
+        val folder = File(getExternalFilesDir(null), "bundles")
+        thread {
+            try {
+                val bundle = kokoro.litert.runtime.Bundle.open(folder)
+                val cache = WeightCache(folder, bundle.manifest, "android", android.os.Build.SUPPORTED_ABIS[0], File(cacheDir, "xnnpack"))
+                val runner = AndroidStageRunner(folder, bundle.manifest, bundle.files(), Runtime.getRuntime().availableProcessors(), cache)
+                val g2p = G2p(mapOf("a" to Lexicon.load(File(folder, "lexicon-a.tsv"), "a")), null, Fallback.SPELL)
+                tts = Kokoro(LiteRTBackend(bundle, runner), bundle.voices, g2p)
+                val names = bundle.voices.names()
+                runOnUiThread {
+                    voicePicker.adapter = ArrayAdapter(this, android.R.layout.simple_spinner_dropdown_item, names)
+                    voicePicker.setSelection(Math.max(0, names.indexOf("af_heart")))
+                    speak.isEnabled = true
+                    status.text = "Ready: ${names.size} voices."
+                }
+            } catch (e: KokoroError) {
+                runOnUiThread { status.text = e.message }
+            }
+        }
+        speak.setOnClickListener {
+            val text = findViewById<EditText>(R.id.text).text.toString()
+            val voice = voicePicker.selectedItem as String
+            speak.isEnabled = false
+            thread { say(text, voice, status); runOnUiThread { speak.isEnabled = true } }
+        }
+    }
+
+    private fun say(text: String, voice: String, status: TextView) {
+        val engine = tts ?: return
+        val track = AudioTrack.Builder()
+            .setAudioAttributes(AudioAttributes.Builder().setUsage(AudioAttributes.USAGE_MEDIA).build())
+            .setAudioFormat(AudioFormat.Builder().setEncoding(AudioFormat.ENCODING_PCM_FLOAT)
+                .setSampleRate(Buckets.SAMPLE_RATE).setChannelMask(AudioFormat.CHANNEL_OUT_MONO).build())
+            .setTransferMode(AudioTrack.MODE_STREAM).build()
+        try {
+            val t0 = System.nanoTime()
+            var first = -1.0
+            var samples = 0L
+            track.play()
+            for (chunk in engine.stream(engine.speakable(text), voice)) {
+                if (first < 0) {
+                    first = (System.nanoTime() - t0) / 1e9
+                    runOnUiThread { status.text = "First audio after %.2f s".format(first) }
+                }
+                track.write(chunk.audio, 0, chunk.audio.size, AudioTrack.WRITE_BLOCKING)
+                samples += chunk.audio.size
+            }
+            val elapsed = (System.nanoTime() - t0) / 1e9
+            val seconds = samples.toDouble() / Buckets.SAMPLE_RATE
+            runOnUiThread {
+                status.text = "%.2f s of audio in %.2f s: RTF %.2f (playback included), first audio after %.2f s".format(
+                    seconds, elapsed, elapsed / Math.max(seconds, 1e-9), first)
+            }
+        } catch (e: KokoroError) {
+            runOnUiThread { status.text = e.message }
+        } finally {
+            track.stop()
+            track.release()
+        }
+    }
+}

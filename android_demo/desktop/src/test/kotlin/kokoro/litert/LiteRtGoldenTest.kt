@@ -1,0 +1,76 @@
+package kokoro.litert
+
+import kokoro.litert.desktop.LiteRtC
+import kokoro.litert.desktop.LiteRtCRunner
+import kokoro.litert.runtime.Bundle
+import kokoro.litert.runtime.LiteRTBackend
+import kokoro.litert.runtime.StageCall
+import kokoro.litert.runtime.Voices
+import kokoro.litert.runtime.WeightCache
+import kokoro.litert.util.num
+import kokoro.litert.util.obj
+import kokoro.litert.util.str
+import org.junit.Assert.assertArrayEquals
+import org.junit.Assert.assertEquals
+import org.junit.Assert.assertTrue
+import org.junit.Test
+import java.io.File
+
+/**
+ * End to end on the real bundles through libLiteRt.so: the JVM pipeline, its own stage calls, its own
+ * seeded excitation, against the Python runtime's trace of the same utterances (same bundle folder,
+ * same precision, same thread count).
+ *
+ * Tolerances: the predictor and prosody get bit-identical inputs from both hosts and run in the same
+ * LiteRT/XNNPACK build with the same threads, so their outputs must be identical (a difference would
+ * mean a different runtime, not a host bug) and the integer durations exact. The vocoder's `har`
+ * input differs by float32 rounding (PipelineGoldenTest). Audio length: identical. Audio correlation:
+ * - fp32 vocoder: >= 0.9999, the issue's acceptance bound (measured 1 - 1e-9 and better);
+ * - int8 vocoder: >= 0.99. Its XNNPACK kernels quantize activations dynamically, one scale per tensor,
+ *   so an ulp of input difference that crosses a rounding boundary becomes a whole quantization step,
+ *   and such steps compound through the graph: in Python alone, nudging 30% of the har values by one
+ *   ulp moves the int8 audio to correlation 0.998 (fp32: 1 - 1e-11). Bit-identical har would be needed
+ *   for 0.9999 at int8; see android_demo/README.md.
+ */
+class LiteRtGoldenTest {
+    @Test
+    fun utterancesMatchPython() {
+        val bundle = Bundle.open(File(Goldens.require("kokoro.bundles")))
+        val lib = LiteRtC.load(Goldens.require("kokoro.litert.lib"))
+        val cache = WeightCache(bundle.folder, bundle.manifest, Goldens.property("kokoro.litert.version") ?: "unknown",
+                                LiteRtCRunner.cpuFingerprint(), File(System.getProperty("java.io.tmpdir"), "kokoro-xnnpack"))
+        val report = ArrayList<String>()
+        val failures = ArrayList<String>()
+        for ((precision, utterances) in Goldens.list("utterances").groupBy { it["precision"].str() }) {
+            val runner = LiteRtCRunner(bundle.folder, bundle.manifest, bundle.files(precision), 2, cache, lib = lib)
+            try {
+                val backend = LiteRTBackend(bundle, runner)
+                for (u in utterances) {
+                    val id = "${u["id"].str()}/$precision"
+                    val trace = HashMap<String, Any>()
+                    val pack = Voices.loadVoice(u["voice"].str(), bundle.voices)
+                    val syn = backend.synthesize(u["phonemes"].str(), pack, u["speed"].num(), (u["seed"] as Number).toLong(), trace)
+                    for (stage in listOf("predictor", "prosody")) {
+                        val golden = u["stages"].obj()[stage].obj()["outputs"].obj()
+                        val got = (trace[stage] as StageCall).outputs
+                        for ((name, d) in golden) {
+                            val diff = Compare.maxAbs(Goldens.floats(d), got.getValue(name).floats)
+                            assertEquals("$id $stage/$name differs from Python's by $diff", 0.0, diff, 0.0)
+                        }
+                    }
+                    assertArrayEquals("$id durations", Goldens.ints(u["durations"]), syn.durations)
+                    val expected = Goldens.floats(u["audio"])
+                    assertEquals("$id audio length", expected.size, syn.audio.size)
+                    val r = Compare.correlation(expected, syn.audio)
+                    report.add("\"$id\": {\"correlation\": $r, \"max_abs\": ${Compare.maxAbs(expected, syn.audio)}, \"samples\": ${expected.size}}")
+                    val bound = if (precision == "int8") 0.99 else 0.9999
+                    if (r < bound) failures.add("$id audio correlation $r < $bound")
+                }
+            } finally {
+                runner.close()
+            }
+        }
+        Compare.report("litert_end_to_end", "{" + report.joinToString(", ") + "}")
+        assertTrue(failures.joinToString("; "), failures.isEmpty())
+    }
+}
