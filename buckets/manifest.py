@@ -10,6 +10,8 @@ manifest, which carries everything a host needs besides the graphs:
 - `dsp`: the constants the bundles were built for, and the learned 9 -> 1 merge of the harmonic
   source (`sine_source_weight`, `sine_source_bias`; the host's sine source runs outside the graphs);
 - `vocab`: phoneme symbol -> token id; `voices`: the voice names, in the order of `voices.bin`;
+- `lexicons`: accent ("a" American, "b" British) -> the portable lexicon file (format in
+  runtime/text/__init__.py), for hosts without the Python front-end's data (the Android demo);
 - provenance: checkpoint sha256, converter and tool versions.
 
 voices.bin: little-endian float32, [len(voices), VOICE_ROWS, STYLE_DIM] (510 x 256 per voice, in
@@ -78,6 +80,8 @@ class Manifest:
     """Phoneme symbol -> token id (config.json "vocab") of the checkpoint the bundles came from."""
     voices: tuple[str, ...]
     """Voice names in the order of voices.bin."""
+    lexicons: dict[str, str] = field(default_factory=dict)
+    """accent -> portable lexicon file name (runtime/text/__init__.py documents the format)."""
     versions: dict[str, str] = field(default_factory=dict)
     format: str = FORMAT
     format_version: int = FORMAT_VERSION
@@ -145,6 +149,7 @@ class Manifest:
             sine_source_bias=float(raw["sine_source_bias"]),
             vocab={str(k): int(v) for k, v in raw["vocab"].items()},
             voices=tuple(str(v) for v in raw["voices"]),
+            lexicons={str(k): str(v) for k, v in raw.get("lexicons", {}).items()},
             versions={str(k): str(v) for k, v in raw.get("versions", {}).items()},
         )
         if manifest.default_precision not in manifest.precisions:

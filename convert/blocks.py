@@ -184,10 +184,15 @@ class MaskedAdaIN1d(nn.Module):
         block.load_state_dict(adain.state_dict(), strict=True)
         return block.to(adain.fc.weight.device)
 
-    def forward(self, x: torch.Tensor, s: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, s: torch.Tensor, mask: torch.Tensor | None = None,
+                chunked: bool = False) -> torch.Tensor:
         """x: [B, C, L], or [B, C, 1, L] (the vocoder's channels-last view, see stages._conv);
         s: [B, style_dim]; mask: [B, L] (1 real, 0 padding; None = all real), or for a 4-D x
-        already shaped [B, 1, 1, L]."""
+        already shaped [B, 1, 1, L].
+
+        chunked: x is one utterance cut into K time chunks along the batch axis ([K, C, 1, S],
+        mask [K, 1, 1, S], s [1, style_dim], see stages.to_chunks): statistics are taken over
+        chunks and steps together, i.e. over the whole utterance, as without chunks."""
         trailing = (1,) * (x.dim() - 2)
         if x.dim() == 4:
             # The style affine as a 1x1 conv: litert-torch's layout pass then keeps gamma and beta
@@ -203,10 +208,11 @@ class MaskedAdaIN1d(nn.Module):
         scale = _weights(mask, x.dtype)
         if scale.dim() != x.dim():
             scale = scale.view(mask.shape[0], *trailing, mask.shape[-1])  # [B, 1(, 1), L]
-        count = scale.sum(dim=-1, keepdim=True).clamp(min=1.0)  # [B, 1(, 1), 1]; clamp: empty mask -> 0 out
-        mean = (x * scale).sum(dim=-1, keepdim=True) / count  # [B, C(, 1), 1]
+        dims = (0, -1) if chunked else -1  # time: the last axis (and the chunks, when chunked)
+        count = scale.sum(dim=dims, keepdim=True).clamp(min=1.0)  # [B, 1(, 1), 1]; clamp: empty mask -> 0 out
+        mean = (x * scale).sum(dim=dims, keepdim=True) / count  # [B, C(, 1), 1]
         centred = (x - mean) * scale  # exactly 0 on padding
-        var = (centred * centred).sum(dim=-1, keepdim=True) / count  # biased, as InstanceNorm
+        var = (centred * centred).sum(dim=dims, keepdim=True) / count  # biased, as InstanceNorm
         # Per-channel scale and shift first, then one multiply-add chain over the full tensor, which
         # the runtime can do in place (one live full-size temporary instead of four).
         a = torch.rsqrt(var + self.norm.eps) * ((1 + gamma) * self.norm.weight.view(1, -1, *trailing))

@@ -3,8 +3,10 @@
     predictor.tflite  tokens_{T}            input_ids, style, token_mask -> durations, d, t_en
     prosody.tflite    tokens_{T}_frames_{L} d, t_en, alignment, style, frame_mask -> asr, f0, n
     vocoder.tflite    frames_{F}            asr, f0, n, style, har, frame_mask -> magnitude, phase
-    *.int8.tflite     the quantized variants (convert/quantize.py)
+    *.int8.tflite     the quantized precisions (convert/quantize.py): int8 (the default), fp16
+    *.fp16.tflite
     voices.bin        every voice, [n, 510, 256] float32 (names in the manifest)
+    lexicon-{a,b}.tsv the portable lexicons (American, British) for hosts without misaki's data
     manifest.json     see buckets/manifest.py
 
 One .tflite per stage and precision, one signature per shape (weights stored once per file).
@@ -13,11 +15,12 @@ manifest records them as read back from the written files. The folder is written
 temporary name and renamed into place when complete; `cached_bundles` keeps converted folders
 under `<cache>/bundles/<key>/`, key = checkpoint sha256 + CONVERTER_VERSION + ladder.
 
-Conversion runs in worker processes (conversion is mostly single-threaded): with jobs >= 2 the
-vocoder converts in one while the predictor and then prosody convert in another. Each worker's
-library output goes to `conversion-<stage>.log` in the folder; progress goes to stderr.
+Conversion runs in a worker process (one stage after another; with jobs=2, the vocoder in one
+worker and the predictor and prosody in another: faster on 2+ cores, but both workers' memory
+at once). Each worker's library output goes to `conversion-<stage>.log` in the folder; progress
+goes to stderr.
 
-    python -m kokoro_litert.convert.export [--out DIR] [--ladder '32x128,64x256,128x512;48,64,...'] [--jobs 2]
+    python -m kokoro_litert.convert.export [--out DIR] [--ladder '32x128,64x256,128x512;48,64,...'] [--jobs 1]
 """
 
 from __future__ import annotations
@@ -69,7 +72,7 @@ from kokoro_litert.buckets.manifest import (
 
 # Bump whenever stages.py, the blocks it swaps in, or the conversion settings change what a
 # bundle computes: it is part of the cache key, so stale bundles are never reused.
-CONVERTER_VERSION = "0.2.0+stages.5"
+CONVERTER_VERSION = "0.3.0+stages.6"
 
 FILES = {stage: f"{stage}.tflite" for stage in STAGES}
 HIDDEN_DIM = 512  # config.json hidden_dim: t_en / asr channels
@@ -167,26 +170,45 @@ def read_signatures(path: Path) -> dict[str, SignatureSpec]:
     return specs
 
 
+SIGNATURES_PER_CONVERSION = {"vocoder": 2}
+"""litert-torch lowers all signatures of one conversion in one MLIR module: the vocoder's ten frame
+sizes at once peaked at 4.0 GB, three at a time (then merged, convert/merge.py) at 3.0 GB."""
+
+
 def convert_stage(stage: str, module, ladder: Ladder, path: Path, log=_stderr) -> dict:
     """Convert one stage module at every shape of the ladder into one .tflite; return figures."""
     import litert_torch
 
+    from kokoro_litert.convert.merge import merge_tflite
     from kokoro_litert.convert.tfl_ops import expand_sequence_lstms, register_lowering
 
     register_lowering()
     start = time.perf_counter()
-    shapes = stage_shapes(stage, ladder)
-    converter = None
-    for k, (name, shape) in enumerate(shapes.items()):
-        kwargs = sample_inputs(stage, *shape)
-        log(f"  {stage}: tracing {name} ({k + 1}/{len(shapes)})")
-        if converter is None:
-            converter = litert_torch.signature(name, module, sample_kwargs=kwargs)
-        else:
-            converter = converter.signature(name, module, sample_kwargs=kwargs)
-    log(f"  {stage}: lowering {len(shapes)} signature(s) to LiteRT")
-    converter.convert().export(str(path))
-    loops = expand_sequence_lstms(path)
+    shapes = list(stage_shapes(stage, ladder).items())
+    step = SIGNATURES_PER_CONVERSION.get(stage, len(shapes))
+    groups = [shapes[i : i + step] for i in range(0, len(shapes), step)]
+    parts, loops = [], 0
+    for g, group in enumerate(groups):
+        converter = None
+        for name, shape in group:
+            kwargs = sample_inputs(stage, *shape)
+            if converter is None:
+                converter = litert_torch.signature(name, module, sample_kwargs=kwargs)
+            else:
+                converter = converter.signature(name, module, sample_kwargs=kwargs)
+        names = ", ".join(name for name, _ in group)
+        log(f"  {stage}: lowering {names} to LiteRT" + (f" (part {g + 1}/{len(groups)})" if len(groups) > 1 else ""))
+        part = path if len(groups) == 1 else path.with_name(f".{path.stem}.part{g}.tflite")
+        converter.convert().export(str(part))
+        del converter
+        loops += expand_sequence_lstms(part)
+        parts.append(part)
+    if len(parts) > 1:
+        log(f"  {stage}: merging {len(parts)} parts (weights stored once)")
+        merge_tflite(parts, path)
+        for part in parts:
+            part.unlink()
+    log(f"  {stage}: checking every signature against PyTorch")
     figures = {"seconds": time.perf_counter() - start, "bytes": path.stat().st_size, "lstm_loops": loops,
                "max_rel_error": verify_stage(stage, module, ladder, path)}
     figures["peak_rss_mb"] = _peak_rss_mb()
@@ -324,7 +346,7 @@ def _sha256(path: Path) -> str:
 
 
 def convert_bundles(weights_dir: str | os.PathLike, out_dir: str | os.PathLike, ladder: Ladder = DEFAULT_LADDER,
-                    jobs: int = 2, log=_stderr, voices_dir: str | os.PathLike | None = None) -> Manifest:
+                    jobs: int = 1, log=_stderr, voices_dir: str | os.PathLike | None = None) -> Manifest:
     """Convert the three stages at every shape of `ladder` into out_dir; return the manifest.
 
     voices_dir: the .bin voices to bundle (default: the `voices/` beside weights_dir).
@@ -361,11 +383,17 @@ def convert_bundles(weights_dir: str | os.PathLike, out_dir: str | os.PathLike, 
             for f in futures:
                 figures.update(f.result())
         voices = write_voices(voices_dir, tmp / VOICES_FILE)
+        from kokoro_litert.runtime.text import export_lexicon
+
+        lexicons = {lang: f"lexicon-{lang}.tsv" for lang in ("a", "b")}
+        for lang, name in lexicons.items():
+            export_lexicon(tmp / name, lang)
         precisions = {"fp32": dict(FILES)}
         for stage in STAGES:
             for precision, name in figures[stage]["variants"].items():
                 precisions.setdefault(precision, dict(FILES))[stage] = name
-        names = sorted({n for files in precisions.values() for n in files.values()} | {VOICES_FILE})
+        names = sorted({n for files in precisions.values() for n in files.values()} | {VOICES_FILE}
+                       | set(lexicons.values()))
         specs = {stage: read_signatures(tmp / FILES[stage]) for stage in STAGES}
         manifest = Manifest(
             converter_version=CONVERTER_VERSION,
@@ -381,6 +409,7 @@ def convert_bundles(weights_dir: str | os.PathLike, out_dir: str | os.PathLike, 
             sine_source_bias=sine_bias,
             vocab=vocab,
             voices=voices,
+            lexicons=lexicons,
             versions=_versions(),
         )
         manifest.save(tmp / "manifest.json")
@@ -406,7 +435,7 @@ def _children_peak_rss_mb() -> float:
 
 
 def cached_bundles(weights_dir: str | os.PathLike, cache_dir: str | os.PathLike, ladder: Ladder = DEFAULT_LADDER,
-                   jobs: int = 2, log=_stderr) -> Path:
+                   jobs: int = 1, log=_stderr) -> Path:
     """The converted bundle folder for these weights and ladder, converting on first use."""
     out = Path(cache_dir) / "bundles" / cache_key(checkpoint_sha256(Path(weights_dir)), ladder)
     if not (out / "manifest.json").is_file():
@@ -420,7 +449,7 @@ def main(argv: list[str] | None = None) -> None:
                         "(default: the cache's weights/)")
     parser.add_argument("--out", type=Path, help="output folder (default: the cache's bundles/<key>)")
     parser.add_argument("--ladder", default=DEFAULT_LADDER.spec, help="buckets;vocoder frames (default: %(default)s)")
-    parser.add_argument("--jobs", type=int, default=2, help="worker processes (1 or 2)")
+    parser.add_argument("--jobs", type=int, default=1, help="worker processes (1 or 2)")
     args = parser.parse_args(argv)
     from kokoro_litert.runtime.cache import cache_root
 

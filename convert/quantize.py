@@ -1,93 +1,158 @@
-"""The int8 vocoder: dynamic-range int8 on the generator's residual convolutions only.
+"""The quantized precisions of the converted stages, written beside the fp32 graphs by `convert`.
 
-About 90% of the vocoder's multiply-adds are the convolutions inside the generator's
-AdaINResBlock1 blocks (resblocks and noise_res: C -> C channels, C = 256 at 20 generator steps per
-frame and 128 at 120). Those, and only those, get int8 weights (per output channel) with
-activations quantized on the fly by XNNPACK's dynamic-range kernels; everything else stays
-float32, which is where int8 hurts most for little gain:
+    fp16  every float weight stored as float16 (computed in float32 on CPUs; half the size).
+    int8  the default: dynamic-range int8 (int8 weights per output channel, activations quantized
+          on the fly by XNNPACK: one scale per row of a FULLY_CONNECTED, per batch element of a
+          CONV_2D) where it stays faithful, float16 weights everywhere else:
+            predictor: the bi-LSTMs (input projections and loop bodies: one scale per token or
+              step) and the text encoder's convs; ALBERT, its projection, the duration head and
+              the style affines stay float (int8 there moved the rounded durations of 4% of the
+              tokens of the dev + held-out sentences, by up to 3 frames);
+            prosody: nothing (int8 on its shared LSTM alone moved F0 by up to 150 cents; fp16
+              weights keep it within 3): its int8 precision IS its fp16 file;
+            vocoder: the generator's 48 residual convs, which the stage runs on 4-frame time
+              chunks laid along the batch axis (stages.GENERATOR_CHUNK_FRAMES: one scale per
+              0.1 s instead of one per utterance), and the decoder's convs, run one frame per
+              batch element; the upsamplers, noise convs, conv_post and style affines stay float
+              (conv_post feeds `sin` with arguments up to |50|).
 
-    measured on held-out sentences, end to end vs the PyTorch reference (tests/benchmarks/parity.py)
-    what is int8                        spectrogram corr  waveform corr  vocoder time
-    nothing (fp32)                      0.99999           0.99997        1.00
-    generator residual convs (this)     0.9985            0.995          0.39
-    every conv but conv_post            0.9969            0.989          0.37
-    every conv and linear layer         0.979             0.966          0.39
-
-conv_post feeds `sin` with arguments up to |50|, so a small relative error there is a large
-phase error; the decoder's convs run at the frame rate and cost little.
+Measured fidelity and speed per precision are in the README (tests/benchmarks/parity.py). Each
+vocoder selection is checked against the count the stage module implies, so a change in how the
+graph is lowered fails here instead of silently quantizing something else.
 """
 
 from __future__ import annotations
 
 import re
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-VARIANTS = {"vocoder": {"int8": "vocoder.int8.tflite"}}
-"""stage -> precision -> file: the quantized variants `convert` writes beside the fp32 graphs."""
+PRECISIONS = ("fp16", "int8")
+SAME_AS = {("prosody", "int8"): "fp16"}
+"""(stage, precision) -> the precision whose file it uses (no second copy of the same graph)."""
 
 
-def quantize_stage(stage: str, module, ladder, folder: Path, log) -> dict[str, str]:
-    """Write the quantized variants of one converted stage into `folder`; return {precision: file}."""
-    from kokoro_litert.convert.export import FILES, verify_stage
+@dataclass(frozen=True)
+class ConvGroup:
+    """CONV_2D ops picked by their weight shape [O, 1, k, I] (as XNNPACK-lowered), expected per signature."""
 
-    written = {}
-    for precision, name in VARIANTS.get(stage, {}).items():
-        widths, count = residual_conv_widths(module)
-        figures = quantize_vocoder(folder / FILES[stage], folder / name, widths, count)
-        errors = verify_stage(stage, module, ladder, folder / name)
-        worst = max(errors.items(), key=lambda kv: kv[1])
-        log(f"{stage} {precision}: {figures['int8_convs']} convs quantized in {figures['seconds']:.1f} s, "
-            f"{figures['bytes'] / 1e6:.1f} MB; worst error vs PyTorch {worst[1]:.1e} ({worst[0]})")
-        written[precision] = name
-    return written
+    name: str
+    shapes: frozenset
+    per_signature: int
 
-def residual_conv_widths(vocoder) -> tuple[set[int], int]:
-    """(channel widths, number of convs) of the generator's AdaINResBlock1 blocks in a Vocoder stage."""
+
+def vocoder_groups(vocoder) -> list[ConvGroup]:
+    """The vocoder's int8 convs: the generator's residual blocks and the decoder's convs."""
     gen = vocoder.generator
-    blocks = list(gen["resblocks"]) + list(gen["noise_res"])
-    convs = [c for b in blocks for c in (*b.convs1, *b.convs2)]
-    return {c.in_channels for c in convs}, len(convs)
+    residual = [c for b in list(gen["resblocks"]) + list(gen["noise_res"]) for c in (*b.convs1, *b.convs2)]
+    decoder = []
+    for block in [vocoder.decoder["encode"], *vocoder.decoder["decode"]]:
+        decoder += [block.conv1, block.conv2] + ([block.conv1x1] if block.learned_sc else [])
+
+    def group(name, convs):
+        return ConvGroup(name, frozenset(_shape(c) for c in convs), len(convs))
+
+    groups = [group("residual", residual), group("decoder", decoder)]
+    if groups[0].shapes & groups[1].shapes:
+        raise ValueError("residual and decoder conv shapes overlap: select them another way")
+    return groups
 
 
-def select_residual_convs(path: Path, widths: set[int]) -> dict[str, list[str]]:
-    """Per signature, output-tensor names of the CONV_2D ops with weights [C, 1, k, C], C in widths."""
+def _shape(conv) -> tuple[int, int, int, int]:
+    return (conv.out_channels, 1, conv.kernel_size[0], conv.in_channels // conv.groups)
+
+
+def _conv_outputs(path: Path, groups: list[ConvGroup]) -> list[str]:
+    """Output tensor names of the CONV_2D ops in `groups`, checked per signature subgraph."""
     from ai_edge_litert import schema_py_generated as schema
 
     model = schema.Model.GetRootAsModel(Path(path).read_bytes(), 0)
-    selected = {}
+    found = {}
     for g in range(model.SubgraphsLength()):
         graph = model.Subgraphs(g)
-        names = selected.setdefault(graph.Name().decode(), [])
+        counts = found.setdefault(graph.Name().decode(), {gr.name: [] for gr in groups})
         for i in range(graph.OperatorsLength()):
             op = graph.Operators(i)
             code = model.OperatorCodes(op.OpcodeIndex())
             if max(code.BuiltinCode(), code.DeprecatedBuiltinCode()) != schema.BuiltinOperator.CONV_2D:
                 continue
-            out_ch, _, _, in_ch = (int(v) for v in graph.Tensors(op.Inputs(1)).ShapeAsNumpy())
-            if out_ch == in_ch and in_ch in widths:
-                names.append(graph.Tensors(op.Outputs(0)).Name().decode())
-    return selected
-
-
-def quantize_vocoder(src: Path, dst: Path, widths: set[int], expected: int) -> dict:
-    """Write the int8 variant of vocoder `src` to `dst`; return figures.
-
-    expected: residual convs per signature, so a change in how the graph is lowered fails here
-    instead of silently quantizing something else.
-    """
-    from ai_edge_quantizer import qtyping, quantizer
-
-    start = time.perf_counter()
-    selected = select_residual_convs(src, widths)
-    wrong = {name: len(ops) for name, ops in selected.items() if len(ops) != expected}
+            shape = tuple(int(v) for v in graph.Tensors(op.Inputs(1)).ShapeAsNumpy())
+            for gr in groups:
+                if shape in gr.shapes:
+                    counts[gr.name].append(graph.Tensors(op.Outputs(0)).Name().decode())
+    wrong = {sig: {k: len(v) for k, v in c.items()} for sig, c in found.items()
+             if any(len(v) != gr.per_signature for gr, v in zip(groups, c.values()))}
     if wrong:
-        raise RuntimeError(f"expected {expected} residual convs per signature in {src}, found {wrong}: "
-                           "the vocoder graph changed, review convert/quantize.py")
-    names = [n for ops in selected.values() for n in ops]
-    # ai-edge-quantizer matches each op by its output tensor names joined with ";" plus a final ";".
-    scope = "^(" + "|".join(re.escape(n) for n in names) + ");$"
+        raise RuntimeError(f"expected {', '.join(f'{g.per_signature} {g.name}' for g in groups)} convs per signature "
+                           f"in {path}, found {wrong}: the graph changed, review convert/quantize.py")
+    return [n for c in found.values() for names in c.values() for n in names]
+
+
+def _patch_duplicate_tensor_names() -> None:
+    """ai-edge-quantizer 0.10.0 names a duplicated constant tensor with a str where the rest of the
+    model has bytes, and its dequantize insertion then fails on `str + bytes` (hit when one small
+    constant, e.g. the vocoder's all-ones mask kernel, feeds several ops). Keep names bytes."""
+    from ai_edge_quantizer.transformations import duplicate_tensor
+
+    if getattr(duplicate_tensor.duplicate_tensor, "_kokoro_bytes_names", False):
+        return
+    original = duplicate_tensor.duplicate_tensor
+
+    def duplicate_with_bytes_name(transformation_input):
+        info = original(transformation_input)
+        tensor = transformation_input.subgraph.tensors[info.output_tensor_id]
+        if isinstance(tensor.name, str):
+            tensor.name = tensor.name.encode()
+        return info
+
+    duplicate_with_bytes_name._kokoro_bytes_names = True
+    duplicate_tensor.duplicate_tensor = duplicate_with_bytes_name  # TransformationPerformer looks it up per instance
+
+
+def quantize_file(src: Path, dst: Path, precision: str, stage: str, module) -> dict:
+    """Write one quantized precision of a converted stage; return figures."""
+    from ai_edge_quantizer import algorithm_manager, qtyping, quantizer
+
+    _patch_duplicate_tensor_names()
+    start = time.perf_counter()
     qt = quantizer.Quantizer(str(src))
-    qt.add_dynamic_config(scope, qtyping.TFLOperationName.CONV_2D, num_bits=8)
+    ops = qtyping.TFLOperationName
+    # float16 weights everywhere first; the int8 entries below override it where they match.
+    qt.add_weight_only_config(".*", ops.ALL_SUPPORTED, num_bits=16,
+                              algorithm_key=algorithm_manager.AlgorithmName.FLOAT_CASTING)
+    selected = "float16 weights"
+    if precision == "int8" and stage == "vocoder":
+        names = _conv_outputs(src, vocoder_groups(module))
+        # ai-edge-quantizer matches an op by its output tensor names joined with ";" plus a final ";".
+        qt.add_dynamic_config("^(" + "|".join(re.escape(n) for n in names) + ");$", ops.CONV_2D, num_bits=8)
+        selected = f"int8 on {len(names)} convs, float16 weights elsewhere"
+    elif precision == "int8" and stage == "predictor":
+        qt.add_dynamic_config(r"^.*(MaskedBiLSTM|_body/).*$", ops.FULLY_CONNECTED, num_bits=8)
+        qt.add_dynamic_config(".*", ops.CONV_2D, num_bits=8)
+        selected = "int8 on the bi-LSTMs and the text encoder's convs, float16 weights elsewhere"
+    elif precision not in ("fp16", "int8"):
+        raise ValueError(f"unknown precision {precision!r}")
     qt.quantize().export_model(str(dst), overwrite=True)
-    return {"int8_convs": len(names), "seconds": time.perf_counter() - start, "bytes": dst.stat().st_size}
+    dst.chmod(0o644)  # the quantizer writes it executable
+    return {"selected": selected, "seconds": time.perf_counter() - start, "bytes": dst.stat().st_size}
+
+
+def quantize_stage(stage: str, module, ladder, folder: Path, log) -> dict[str, str]:
+    """Write every quantized precision of one converted stage into `folder`; return {precision: file}."""
+    from kokoro_litert.convert.export import FILES, verify_stage
+
+    written = {}
+    for precision in PRECISIONS:
+        if (stage, precision) in SAME_AS:
+            written[precision] = written[SAME_AS[stage, precision]]
+            log(f"{stage} {precision}: the {SAME_AS[stage, precision]} file ({written[precision]})")
+            continue
+        name = f"{stage}.{precision}.tflite"
+        figures = quantize_file(folder / FILES[stage], folder / name, precision, stage, module)
+        errors = verify_stage(stage, module, ladder, folder / name)
+        worst = max(errors.items(), key=lambda kv: kv[1])
+        log(f"{stage} {precision}: {figures['selected']} in {figures['seconds']:.1f} s, "
+            f"{figures['bytes'] / 1e6:.1f} MB; worst error vs PyTorch on tracing inputs {worst[1]:.1e} ({worst[0]})")
+        written[precision] = name
+    return written

@@ -176,16 +176,21 @@ class _LoopWriter:
                                                      main.const(np.zeros((), np.float32))], [y0])
         outs = [main.tensor(shape, dtype) for shape, dtype in carried]
         outs[4] = y
-        cond = self.cond_graph(carried, graph.name)
-        body = self.body_graph(carried, graph.tensors[w_hh].buffer, reverse, graph.name)
+        name = graph.name.decode() if isinstance(graph.name, bytes) else str(graph.name)
+        name = f"{name}_lstm{len(self.model.subgraphs)}"  # unique: one loop per (cond, body) pair
+        cond = self.cond_graph(carried, name)
+        body = self.body_graph(carried, graph.tensors[w_hh].buffer, reverse, name)
         options = s.WhileOptionsT()
         options.condSubgraphIndex, options.bodySubgraphIndex = cond, body
         loop = main.make_op(s.BuiltinOperator.WHILE, [zero_i, length, zero_state, zero_state, y0, xw], outs,
                             s.BuiltinOptions.WhileOptions, options)
+        # The loop body holds the recurrent weight now; the placeholder's copy of the reference would
+        # leave a second, unused tensor on the same buffer (quantizers rewrite a buffer per tensor).
+        graph.tensors[w_hh].buffer = 0
         return [fill, loop]
 
     def cond_graph(self, carried, name: str) -> int:
-        g = _Graph.new(self, f"{name}_lstm_cond")
+        g = _Graph.new(self, f"{name}_cond")
         args = [g.tensor(shape, dtype) for shape, dtype in carried]
         more = g.tensor((1,), self.s.TensorType.BOOL)
         g.op(self.s.BuiltinOperator.LESS, [args[0], args[1]], [more])
@@ -196,7 +201,7 @@ class _LoopWriter:
         import numpy as np
 
         s, op = self.s, self.s.BuiltinOperator
-        g = _Graph.new(self, f"{name}_lstm_body")
+        g = _Graph.new(self, f"{name}_body")
         i, n, h, c, y, xw = args = [g.tensor(shape, dtype) for shape, dtype in carried]
         hidden = carried[2][0][1]
         steps, gates = carried[5][0][1], carried[5][0][2]
@@ -266,7 +271,8 @@ class _Graph:
         t.shape = list(shape)
         t.type = self.s.TensorType.FLOAT32 if dtype is None else dtype
         t.buffer = buffer
-        t.name = f"sequence_lstm/{len(self.graph.tensors)}"
+        graph = self.graph.name.decode() if isinstance(self.graph.name, bytes) else self.graph.name
+        t.name = f"{graph}/sequence_lstm/{len(self.graph.tensors)}"  # unique model-wide (tools rely on it)
         self.graph.tensors.append(t)
         return len(self.graph.tensors) - 1
 

@@ -41,6 +41,10 @@ class Bundle:
         for name in sorted({f for files in manifest.precisions.values() for f in files.values()}):
             stages = [s for s in STAGES if any(files[s] == name for files in manifest.precisions.values())]
             _check_file(folder / name, manifest, stages)
+        for lang, name in manifest.lexicons.items():
+            if not (folder / name).is_file():
+                raise KokoroError(f"{folder / name} is missing: manifest.json names it as the {lang!r} lexicon.",
+                                  BUNDLE_REMEDY)
         voices = BundleVoices(folder / VOICES_FILE, manifest.voices)
         return cls(folder, manifest, voices)
 

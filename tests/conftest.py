@@ -47,13 +47,13 @@ def heart(cache_dir):
 @pytest.fixture(scope="session")
 def bundle_dir(cache_dir):
     """The default LiteRT bundle folder (full default ladder, every precision), converted once into
-    the cache: the tests run on what users run. About 5 minutes on a 2-core box, 2 workers."""
+    the cache: the tests run on what users run (as `kokoro-litert convert` does it)."""
     import time
 
     from kokoro_litert.buckets.ladder import DEFAULT_LADDER
     from kokoro_litert.convert.export import cached_bundles
 
     start = time.perf_counter()
-    path = cached_bundles(cache_dir / "weights", cache_dir, DEFAULT_LADDER, jobs=2)
+    path = cached_bundles(cache_dir / "weights", cache_dir, DEFAULT_LADDER)
     print(f"bundles ready in {time.perf_counter() - start:.0f} s: {path}")
     return path

@@ -1,15 +1,13 @@
 """The converted LiteRT bundles vs the PyTorch stages and upstream, on the real weights.
 
-The bundles are converted once per session into the cache (`<cache>/bundles/<key>`, key =
-checkpoint sha256 + converter version + ladder) at the smallest bucket only, which exercises every
-graph: 32 tokens / 128 frames. Measured on this 2-core box (shared, load ~3-6), jobs=3: predictor
-146 s, prosody 97 s, vocoder 74 s, 170 s wall, peak RSS 1.5 / 1.3 / 2.3 GB per worker (585 s wall
-while another 3-worker conversion ran). With a warm cache the whole file runs in ~90 s.
+The default bundle folder (full default ladder) is converted once per session into the cache
+(`<cache>/bundles/<key>`, key = checkpoint sha256 + converter version + ladder; see conftest).
 
 Layers: each signature vs its PyTorch stage on identical inputs (TFLITE_TOLERANCES); durations
-identical after rounding; end to end (Bundles.synthesize, host DSP included) vs
+identical after rounding; end to end (LiteRTBackend.synthesize, host DSP included) vs
 TorchReference.synthesize with durations and excitation pinned, by magnitude-spectrogram and
-waveform correlation; graph op lists; the manifest; the runtime importing without torch.
+waveform correlation; graph op lists and XNNPACK partitions; the manifest; the runtime importing
+without torch.
 """
 
 from __future__ import annotations
@@ -23,7 +21,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from kokoro_litert.buckets.ladder import Bucket  # noqa: E402
+from kokoro_litert.buckets.ladder import Bucket, stft_frames  # noqa: E402
 from kokoro_litert.dsp import align, round_durations  # noqa: E402
 from test_stages import (  # noqa: E402
     SHORT,
@@ -60,17 +58,18 @@ END_TO_END = {"fp32": (0.9999, 0.999), "int8": (0.997, 0.99)}
 
 
 @pytest.fixture(scope="session")
-def bundles(bundle_dir):
-    from kokoro_litert.runtime.bundles import Bundles
+def backends(bundle_dir):
+    """precision -> LiteRTBackend over the default bundle folder (2 threads)."""
+    from kokoro_litert.buckets.manifest import Manifest
+    from kokoro_litert.runtime.litert import LiteRTBackend
 
-    return Bundles(bundle_dir, num_threads=2, precision="fp32")
+    return {p: LiteRTBackend(bundle_dir, threads=2, precision=p) for p in Manifest.load(bundle_dir).precisions}
 
 
 @pytest.fixture(scope="session")
-def bundles_int8(bundle_dir):
-    from kokoro_litert.runtime.bundles import Bundles
-
-    return Bundles(bundle_dir, num_threads=2, precision="int8")
+def bundles(backends):
+    """The fp32 graphs' runner: run(stage, signature, **inputs)."""
+    return backends["fp32"].runner
 
 
 def _inputs(reference, phonemes, heart):
@@ -101,21 +100,22 @@ def test_signatures_match_stages(reference, stages, bundles, heart, sine_params,
 
     run = torch_runner(stages)
     ids, n, style, input_ids, token_mask = _inputs(reference, phonemes, heart)
-    ref1 = run("predictor", BUCKET, input_ids=input_ids, style=style, token_mask=token_mask)
-    _check("predictor", bundles.run("predictor", BUCKET, input_ids=input_ids, style=style, token_mask=token_mask),
-           ref1)
+    ref1 = run("predictor", "tokens_32", input_ids=input_ids, style=style, token_mask=token_mask)
+    _check("predictor", bundles.run("predictor", "tokens_32", input_ids=input_ids, style=style,
+                                    token_mask=token_mask), ref1)
     a = align(ref1["durations"][0, :n], 1.0, BUCKET.tokens, BUCKET.frames)
     frame_mask = (np.arange(BUCKET.frames) < a.n_frames).astype(np.float32)[None]
     kw = dict(d=ref1["d"], t_en=ref1["t_en"], alignment=a.matrix[None], style=style, frame_mask=frame_mask)
-    ref2 = run("prosody", BUCKET, **kw)
-    _check("prosody", bundles.run("prosody", BUCKET, **kw), ref2)
-    source = sine_source(ref2["f0"][0, : 2 * a.n_frames], *sine_params, rng=np.random.default_rng(0))
+    ref2 = run("prosody", BUCKET.prosody_signature, **kw)
+    _check("prosody", bundles.run("prosody", BUCKET.prosody_signature, **kw), ref2)
+    source = sine_source(ref2["f0"][0, : 2 * a.n_frames], sine_params.weight, sine_params.bias,
+                         rng=np.random.default_rng(0))
     mag, phase = stft(source)
     har = np.zeros((1, 22, BUCKET.stft_frames), np.float32)
     har[0, :11, : mag.shape[1]], har[0, 11:, : mag.shape[1]] = mag, phase
     kw = dict(asr=ref2["asr"], f0=ref2["f0"], n=ref2["n"], style=style, har=har, frame_mask=frame_mask)
-    ref3 = run("vocoder", BUCKET, **kw)
-    _check("vocoder", bundles.run("vocoder", BUCKET, **kw), ref3)
+    ref3 = run("vocoder", "frames_128", **kw)
+    _check("vocoder", bundles.run("vocoder", "frames_128", **kw), ref3)
 
 
 @pytest.mark.parametrize("voice", ["af_heart", "am_michael", "bf_emma"])
@@ -127,7 +127,7 @@ def test_durations_identical_after_rounding(reference, bundles, cache_dir, voice
     model = reference.model
     for phonemes in SHORT:
         ids, n, style, input_ids, token_mask = _inputs(reference, phonemes, pack)
-        ours = bundles.run("predictor", BUCKET, input_ids=input_ids, style=style, token_mask=token_mask)
+        ours = bundles.run("predictor", "tokens_32", input_ids=input_ids, style=style, token_mask=token_mask)
         with torch.no_grad():  # upstream's predictor, unpadded (KModel.forward_with_tokens)
             x_ids = torch.LongTensor([[0, *ids, 0]])
             mask = torch.zeros((1, n), dtype=torch.bool)
@@ -151,17 +151,12 @@ def spectrogram_correlation(a: np.ndarray, b: np.ndarray) -> float:
 
 @pytest.mark.parametrize("phonemes", SHORT[1:])
 @pytest.mark.parametrize("precision", sorted(END_TO_END))
-def test_end_to_end_matches_reference(reference, bundles, bundles_int8, heart, phonemes, precision):
-    from kokoro_litert.runtime.voices import style_for
-
-    bundles = {"fp32": bundles, "int8": bundles_int8}[precision]
-
-    ids = [reference.vocab[c] for c in phonemes]
-    style = style_for(heart, len(ids))
-    first = bundles.synthesize(ids, style, seed=0)
+def test_end_to_end_matches_reference(reference, backends, heart, phonemes, precision):
+    backend = backends[precision]
+    first = backend.synthesize(phonemes, heart, seed=0)
     excitation = random_excitation(int(first.durations.sum()), seed=1)
     start = time.perf_counter()
-    ours = bundles.synthesize(ids, style, excitation=excitation)
+    ours = backend.synthesize(phonemes, heart, excitation=excitation)
     seconds = time.perf_counter() - start
     np.testing.assert_array_equal(ours.durations, first.durations)
     with pinned_excitation(excitation):
@@ -170,68 +165,87 @@ def test_end_to_end_matches_reference(reference, bundles, bundles_int8, heart, p
     assert ours.audio.shape == ref.audio.shape
     spec = spectrogram_correlation(ours.audio, ref.audio)
     wave = float(np.corrcoef(ours.audio, ref.audio)[0, 1])
-    print(f"{precision} {phonemes}: {ours.audio.shape[0] / 24000:.2f} s audio in {seconds:.2f} s; "
-          f"spectrogram correlation {spec:.6f}, waveform correlation {wave:.6f}")
+    print(f"{precision} {phonemes}: {ours.audio.shape[0] / 24000:.2f} s audio in {seconds:.2f} s "
+          f"({ours.shapes['vocoder']}); spectrogram correlation {spec:.6f}, waveform correlation {wave:.6f}")
     assert spec > END_TO_END[precision][0]
     assert wave > END_TO_END[precision][1]
 
 
-def test_int8_vocoder_quantizes_only_the_generator_residual_convs(bundles, bundles_int8, bundle_dir):
+def test_seeded_excitation_is_the_specified_generator(backends, heart):
+    """A seed draws dsp/noise.py's excitation (the one every host reproduces), bit for bit."""
+    from kokoro_litert.runtime.pipeline import Excitation
+
+    backend = backends["fp32"]
+    seeded = backend.synthesize(SHORT[1], heart, seed=7)
+    pinned = backend.synthesize(SHORT[1], heart, excitation=Excitation.from_seed(7, int(seeded.durations.sum())))
+    np.testing.assert_array_equal(seeded.audio, pinned.audio)
+    other = backend.synthesize(SHORT[1], heart, seed=8)
+    assert not np.array_equal(other.audio, seeded.audio)
+
+
+def test_int8_vocoder_quantizes_only_the_generator_residual_convs(bundle_dir):
+    from kokoro_litert.buckets.manifest import Manifest
     from kokoro_litert.convert.quantize import select_residual_convs
 
-    fp32 = bundle_dir / bundles.files["vocoder"]
-    int8 = bundle_dir / bundles_int8.files["vocoder"]
-    assert fp32 != int8
-    assert bundles_int8.files["predictor"] == bundles.files["predictor"]
-    assert sorted(graph_ops(int8)) == sorted(graph_ops(fp32))  # same graph, weights changed in place
+    manifest = Manifest.load(bundle_dir)
+    fp32, int8 = manifest.files_for("fp32"), manifest.files_for("int8")
+    assert fp32["vocoder"] != int8["vocoder"] and fp32["predictor"] == int8["predictor"]
+    assert sorted(graph_ops(bundle_dir / int8["vocoder"])) == sorted(graph_ops(bundle_dir / fp32["vocoder"]))
     from ai_edge_litert.interpreter import Interpreter
 
-    interpreter = Interpreter(model_path=str(int8))
+    interpreter = Interpreter(model_path=str(bundle_dir / int8["vocoder"]))
     tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
     int8_weights = [tensors[op["inputs"][1]]["name"] for op in interpreter._get_ops_details()
                     if op["op_name"] == "CONV_2D" and tensors[op["inputs"][1]]["dtype"] == np.int8]
     # 6 resblocks + 2 noise_res blocks, each 3 dilations x 2 convs, at 256 and 128 channels.
-    selected = select_residual_convs(fp32, {128, 256})  # per subgraph
-    assert len(int8_weights) == 48 and [len(v) for v in selected.values()] == [48]
+    selected = select_residual_convs(bundle_dir / fp32["vocoder"], {128, 256})  # per subgraph
+    assert len(int8_weights) == 48 and set(len(v) for v in selected.values()) == {48}
 
 
 # Ops each graph may contain: the builtins the current conversion emits. A new op (or a
 # CUSTOM/FLEX one) fails here so it is looked at: NOTES.md's silent pool miscompile showed up as a
 # RESIZE_BILINEAR, and complex/FFT ops as FLEX.
 ALLOWED_OPS = {
-    "predictor": {"ADD", "BATCH_MATMUL", "BROADCAST_TO", "CONCATENATION", "CONV_2D", "EMBEDDING_LOOKUP",
-                  "FULLY_CONNECTED", "GATHER_ND", "GELU", "GREATER", "LEAKY_RELU", "LOGICAL_AND", "LOGISTIC",
-                  "MEAN", "MUL", "NOT_EQUAL", "RESHAPE", "RSQRT", "SELECT_V2", "SLICE", "SOFTMAX",
-                  "SQUARED_DIFFERENCE", "SUB", "SUM", "TANH", "TRANSPOSE"},
-    "prosody": {"ADD", "BATCH_MATMUL", "CAST", "CONCATENATION", "CONV_2D", "DIV", "FULLY_CONNECTED", "GATHER_ND",
-                "GREATER", "LEAKY_RELU", "LESS", "LOGISTIC", "MAXIMUM", "MUL", "NOT_EQUAL", "PAD", "RESHAPE",
-                "RSQRT", "SELECT_V2", "SLICE", "SUB", "SUM", "TANH", "TRANSPOSE"},
-    # TRANSPOSE_CONV: the generator's k20/s10 and k12/s6 upsamplers (numerically checked above).
-    "vocoder": {"ABS", "ADD", "CAST", "CONCATENATION", "CONV_2D", "DEPTHWISE_CONV_2D", "DIV", "EXP",
-                "FULLY_CONNECTED", "GATHER_ND", "LEAKY_RELU", "LESS", "MAXIMUM", "MUL", "PAD", "RESHAPE", "RSQRT",
-                "SELECT", "SELECT_V2", "SIN", "SLICE", "SUB", "SUM", "TRANSPOSE", "TRANSPOSE_CONV"},
+    # WHILE + its loop body (FILL, GATHER, FULLY_CONNECTED, SPLIT, LOGISTIC, TANH, DYNAMIC_UPDATE_SLICE, ...):
+    # the bi-LSTMs (convert/tfl_ops.py); GATHER_ND / SELECT_V2 / LOGICAL_AND: ALBERT's embeddings and
+    # attention mask.
+    "predictor": {"ADD", "BATCH_MATMUL", "BROADCAST_TO", "CAST", "CONCATENATION", "CONV_2D", "DYNAMIC_UPDATE_SLICE",
+                  "EMBEDDING_LOOKUP", "FILL", "FULLY_CONNECTED", "GATHER", "GATHER_ND", "GELU", "GREATER", "LEAKY_RELU",
+                  "LESS", "LOGICAL_AND", "LOGISTIC", "MEAN", "MUL", "RESHAPE", "RSQRT", "SELECT_V2", "SLICE", "SOFTMAX",
+                  "SPLIT", "SQUARED_DIFFERENCE", "SUB", "SUM", "TANH", "TRANSPOSE", "WHILE"},
+    "prosody": {"ADD", "BATCH_MATMUL", "BROADCAST_TO", "CAST", "CONCATENATION", "CONV_2D", "DIV", "DYNAMIC_UPDATE_SLICE",
+                "FILL", "FULLY_CONNECTED", "GATHER", "GATHER_ND", "LEAKY_RELU", "LESS", "LOGISTIC", "MAXIMUM", "MUL",
+                "PAD", "RESHAPE", "RSQRT", "SLICE", "SPLIT", "SUB", "SUM", "TANH", "TRANSPOSE", "WHILE"},
+    # TRANSPOSE_CONV: the generator's k20/s10 and k12/s6 upsamplers and the masks' all-ones
+    # upsampling (numerically checked above); no comparison, cast, gather or select is left.
+    "vocoder": {"ADD", "CONCATENATION", "CONV_2D", "DEPTHWISE_CONV_2D", "DIV", "EXP", "LEAKY_RELU", "MAXIMUM",
+                "MINIMUM", "MUL", "PAD", "RESHAPE", "RSQRT", "SIN", "SLICE", "SUB", "SUM", "TRANSPOSE", "TRANSPOSE_CONV"},
 }
 
 
 def graph_ops(path) -> list[str]:
-    """Op names of a .tflite as written (a fresh interpreter: before XNNPACK folds nodes into DELEGATE)."""
-    from ai_edge_litert.interpreter import Interpreter
+    """Op names of every subgraph of a .tflite as written (loop bodies included)."""
+    from test_blocks import tflite_ops
 
-    return [op["op_name"] for op in Interpreter(model_path=str(path))._get_ops_details()]
+    return tflite_ops(path)
 
 
-# XNNPACK partitions per graph (DELEGATE nodes once the delegate is applied). Ops XNNPACK does
-# not take split a graph and run on the slow reference kernels between partitions: masking with
-# `where` (SELECT_V2) once made 51 vocoder partitions. Measured 6 / 3 / 4: what is left are the
-# mask comparisons and casts at the graph inputs and ALBERT's attention-mask select.
-MAX_PARTITIONS = {"predictor": 8, "prosody": 4, "vocoder": 6}
+# XNNPACK partitions per graph (DELEGATE nodes once the delegate is applied, first signature).
+# Ops XNNPACK does not take split a graph and run on the reference kernels between partitions,
+# and every partition boundary costs memory: the vocoder went from 51 partitions (masks with
+# `where`) to 4 (comparisons, casts, a gather) to 1, and its 128-frame arena from ~250 MB to ~60 MB.
+# Measured 6 / 3 / 1: the LSTM loops (WHILE) and ALBERT's attention-mask select split the others.
+MAX_PARTITIONS = {"predictor": 6, "prosody": 3, "vocoder": 1}
 
 
 @pytest.mark.parametrize("stage", sorted(MAX_PARTITIONS))
-def test_graphs_run_in_few_xnnpack_partitions(bundles, bundle_dir, stage):
+def test_graphs_run_in_few_xnnpack_partitions(bundle_dir, stage):
     from ai_edge_litert.interpreter import Interpreter
 
-    interpreter = Interpreter(model_path=str(bundle_dir / bundles.manifest.files[stage]), num_threads=1)
+    from kokoro_litert.buckets.manifest import Manifest
+
+    interpreter = Interpreter(model_path=str(bundle_dir / Manifest.load(bundle_dir).files_for("fp32")[stage]),
+                              num_threads=1)
     interpreter.allocate_tensors()
     partitions = sum(op["op_name"] == "DELEGATE" for op in interpreter._get_ops_details())
     print(f"{stage}: {partitions} XNNPACK partitions")
@@ -239,42 +253,71 @@ def test_graphs_run_in_few_xnnpack_partitions(bundles, bundle_dir, stage):
 
 
 @pytest.mark.parametrize("stage", sorted(ALLOWED_OPS))
-def test_op_list(bundles, bundle_dir, stage):
-    ops = set(graph_ops(bundle_dir / bundles.manifest.files[stage]))
+def test_op_list(bundle_dir, stage):
+    from kokoro_litert.buckets.manifest import Manifest
+
+    ops = set(graph_ops(bundle_dir / Manifest.load(bundle_dir).files_for("fp32")[stage]))
     print(f"{stage}: {sorted(ops)}")
     assert not {op for op in ops if "FLEX" in op or "CUSTOM" in op or op.startswith("STABLEHLO")}
     assert not {op for op in ops if op.startswith("RESIZE")}
     assert ops <= ALLOWED_OPS[stage], f"new ops in {stage}: {sorted(ops - ALLOWED_OPS[stage])}"
 
 
-def test_manifest(bundles, bundle_dir, cache_dir, reference):
+def test_manifest(bundle_dir, cache_dir, reference):
     import json
 
+    from kokoro_litert.buckets.ladder import DEFAULT_LADDER
+    from kokoro_litert.buckets.manifest import STAGES, Manifest
     from kokoro_litert.convert.export import CONVERTER_VERSION
+    from kokoro_litert.runtime.cache import sha256_file
+    from kokoro_litert.runtime.voices import list_voices, read_voice_file
 
-    m = bundles.manifest
+    m = Manifest.load(bundle_dir)
     weights = json.loads((cache_dir / "weights" / "weights.json").read_text())
     assert m.checkpoint_sha256 == weights["checkpoint_sha256"]
     assert m.converter_version == CONVERTER_VERSION
-    assert m.ladder == (BUCKET,)
-    spec = m.spec(BUCKET)
-    T, L, F = BUCKET.tokens, BUCKET.frames, BUCKET.stft_frames
-    assert {k: (v.shape, v.dtype) for k, v in spec.predictor.inputs.items()} == {
+    assert m.ladder == DEFAULT_LADDER
+    assert set(m.signatures["vocoder"]) == {f"frames_{f}" for f in DEFAULT_LADDER.vocoder_frames}
+    T, L = BUCKET.tokens, BUCKET.frames
+    assert {k: (v.shape, v.dtype) for k, v in m.predictor_signature(BUCKET).inputs.items()} == {
         "input_ids": ((1, T), "int32"), "style": ((1, 256), "float32"), "token_mask": ((1, T), "float32")}
-    assert {k: v.shape for k, v in spec.predictor.outputs.items()} == {
+    assert {k: v.shape for k, v in m.predictor_signature(BUCKET).outputs.items()} == {
         "durations": (1, T), "d": (1, T, 640), "t_en": (1, 512, T)}
-    assert {k: v.shape for k, v in spec.prosody.outputs.items()} == {
+    assert {k: v.shape for k, v in m.prosody_signature(BUCKET).outputs.items()} == {
         "asr": (1, 512, L), "f0": (1, 2 * L), "n": (1, 2 * L)}
-    assert spec.vocoder.inputs["har"].shape == (1, 22, F)
-    assert {k: v.shape for k, v in spec.vocoder.outputs.items()} == {"magnitude": (1, 11, F), "phase": (1, 11, F)}
+    for frames in DEFAULT_LADDER.vocoder_frames:
+        spec = m.vocoder_signature(frames)
+        assert spec.inputs["har"].shape == (1, 22, stft_frames(frames))
+        assert {k: v.shape for k, v in spec.outputs.items()} == {"magnitude": (1, 11, stft_frames(frames)),
+                                                                 "phase": (1, 11, stft_frames(frames))}
     l_linear = reference.model.decoder.generator.m_source.l_linear
     np.testing.assert_array_equal(np.float32(m.sine_source_weight), l_linear.weight.detach().numpy().ravel())
     assert np.float32(m.sine_source_bias) == l_linear.bias.detach().numpy()[0]
     assert {"torch", "litert-torch", "ai-edge-litert"} <= set(m.versions)
     assert m.vocab == reference.vocab
+    for files in m.precisions.values():
+        assert set(files) == set(STAGES)
+    for name, sha in m.sha256.items():
+        assert sha256_file(bundle_dir / name) == sha, name
+    # voices.bin holds every fetched voice, in the manifest's order
+    assert list(m.voices) == list_voices(cache_dir / "voices") and len(m.voices) == 54
+    table = np.fromfile(bundle_dir / "voices.bin", dtype="<f4").reshape(len(m.voices), 510, 256)
+    k = m.voices.index("bf_emma")
+    np.testing.assert_array_equal(table[k], read_voice_file(cache_dir / "voices" / "bf_emma.bin"))
+    # the portable lexicons, as export_lexicon writes them (the Android demo reads these)
+    from kokoro_litert.runtime.text import export_lexicon
+
+    assert set(m.lexicons) == {"a", "b"}
+    for lang, name in m.lexicons.items():
+        fresh = bundle_dir.parent / f".{name}.check"
+        export_lexicon(fresh, lang)
+        try:
+            assert fresh.read_bytes() == (bundle_dir / name).read_bytes(), name
+        finally:
+            fresh.unlink()
 
 
 def test_runtime_imports_without_torch():
-    code = ("import sys, kokoro_litert.runtime.bundles; "
-            "sys.exit(1 if 'torch' in sys.modules else 0)")
-    assert subprocess.run([sys.executable, "-c", code]).returncode == 0, "runtime.bundles imports torch"
+    code = ("import sys, kokoro_litert.runtime.litert, kokoro_litert.runtime.api; "
+            "sys.exit(1 if 'torch' in sys.modules or 'kokoro_litert.convert' in sys.modules else 0)")
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0, "the runtime imports torch or convert"
