@@ -8,9 +8,11 @@ merge layer is learned, so its weight and bias are arguments; the noise branch o
 Randomness (upstream's `torch.rand` initial phases and `torch.randn_like` noise) is injected: an
 explicit array, or drawn from a numpy Generator, so tests can pin it.
 
-Float32 throughout like upstream, with torch's CPU arithmetic reproduced where it differs from
-plain numpy: cumsum accumulates in float64, and F.interpolate(mode="linear") computes its source
-index and its blend with fused multiply-adds (see `_fma_f32`).
+Float32 like upstream, with torch's CPU arithmetic reproduced where it differs from plain numpy:
+cumsum accumulates in float64, and F.interpolate(mode="linear") computes its source index and its
+blend with fused multiply-adds (see `_fma_f32`). Where upstream calls a transcendental function
+(sin, tanh) or sums the 9 harmonics, this computes in float64 and rounds once, so that every host
+gets the same float32 values (the JVM port does the same); that is within an ulp of upstream.
 """
 
 from __future__ import annotations
@@ -145,7 +147,9 @@ def sine_gen(
     phase = phase * _F32(F0_UPSAMPLE)
     j0, j1, mu0, mu1 = _linear_taps(phase.shape[0], float(F0_UPSAMPLE))
     phase_up = _blend(phase[j0], phase[j1], mu0[:, None], mu1[:, None])  # [N, 9]
-    sine_waves = np.sin(phase_up) * _F32(SINE_AMP)
+    # sin in float64, rounded once: a value every host computes alike (numpy's float32 sin is a
+    # SIMD approximation that differs from a correctly rounded one in the last bit).
+    sine_waves = np.sin(phase_up.astype(np.float64)).astype(_F32) * _F32(SINE_AMP)
 
     uv = (f0_up > _F32(VOICED_THRESHOLD)).astype(_F32)
     # Upstream: uv * noise_std + (1 - uv) * sine_amp / 3, evaluated left to right in float32.
@@ -182,6 +186,10 @@ def sine_source(
     weight = np.asarray(weight, dtype=_F32).reshape(N_HARMONICS)
     bias = _F32(np.asarray(bias, dtype=_F32).reshape(()))
     sine_waves, _ = sine_gen(f0_up, rand_ini, noise)
-    # einsum, not `@`: a [N, 9] x [9] product is too small for BLAS threads, which only add
-    # contention on a loaded CPU (measured 1.5 vs 11 ms at N = 307200 on a busy 2-core box).
-    return np.tanh(np.einsum("nk,k->n", sine_waves, weight) + bias)
+    # The 9 -> 1 merge and tanh in float64, summed k = 0..8 in order, rounded once: specified so
+    # that every host (the JVM port too) gets the same float32 excitation, whatever its BLAS or
+    # SIMD libm does. Upstream computes it in float32 (within an ulp of this).
+    merged = np.full(n, np.float64(bias))
+    for k in range(N_HARMONICS):
+        merged += sine_waves[:, k].astype(np.float64) * np.float64(weight[k])
+    return np.tanh(merged).astype(_F32)

@@ -54,13 +54,15 @@ def stft(x: np.ndarray, pad_mode: str = "reflect") -> tuple[np.ndarray, np.ndarr
     else:
         raise ValueError(f"pad_mode must be 'reflect' or 'replicate', got {pad_mode!r}")
     frames = np.lib.stride_tricks.sliding_window_view(padded, ISTFT_N_FFT)[::ISTFT_HOP]  # [F, n_fft]
-    # numpy >= 2 transforms float32 as complex64 (1.x: complex128, cast back below).
-    spec = np.ascontiguousarray(np.fft.rfft(frames * _window(), axis=-1).T)  # [n_freq, F]
+    # The windowed frames in float32 as upstream, the DFT, magnitude and angle in float64, rounded
+    # once: a value every host computes alike (a float32 FFT's last bit depends on its algorithm).
+    spec = np.fft.rfft((frames * _window()).astype(np.float64), axis=-1).T  # [n_freq, F] complex128
     # A real FFT leaves Im of DC and Nyquist at +0; force it so a negative real bin always gets
     # phase +pi as from torch.angle (a -0 would give -pi).
     spec.imag[0] = 0.0
     spec.imag[-1] = 0.0
-    return np.abs(spec).astype(np.float32, copy=False), np.angle(spec).astype(np.float32, copy=False)
+    magnitude = np.hypot(spec.real, spec.imag).astype(np.float32)
+    return magnitude, np.arctan2(spec.imag, spec.real).astype(np.float32)
 
 
 def istft(magnitude: np.ndarray, phase: np.ndarray) -> np.ndarray:

@@ -10,8 +10,9 @@ import kokoro.litert.buckets.Buckets
  * arithmetic reproduced where it differs from plain float32: cumsum accumulates in double, and
  * F.interpolate(mode="linear") computes its source index and blend with fused multiply-adds. Here
  * the FMA is the JDK's correctly rounded `Math.fma(float, float, float)`, which is exactly what
- * Python's `_fma_f32` emulates. sin/tanh are float32 of the double functions; numpy's float32 SIMD
- * sin/tanh can differ by an ulp (the goldens' tolerance says how much that moves).
+ * Python's `_fma_f32` emulates. sin, the 9-term merge and tanh are computed in double and rounded
+ * once, as dsp/sine_source.py specifies, so both hosts get the same float32 excitation (up to a
+ * last-bit difference of the two libm's double functions, which rounding to float32 almost never shows).
  */
 object SineSource {
     val N_HARMONICS = Buckets.HARMONIC_NUM + 1 // 9 sine channels: F0 and 8 overtones
@@ -100,14 +101,15 @@ object SineSource {
             val j1 = upT.i1[s]
             val mu0 = upT.lambda0[s]
             val mu1 = upT.lambda1[s]
-            var sum = 0f
+            // The merge and tanh in double, bias first then k = 0..8, rounded once (as dsp/sine_source.py).
+            var sum = bias.toDouble()
             for (k in 0 until h) {
                 val p = Math.fma(phase[j0 * h + k], mu0, phase[j1 * h + k] * mu1)
                 val sine = Math.sin(p.toDouble()).toFloat() * Buckets.SINE_AMP
                 val wave = sine * uv + noiseAmp * noise[s * h + k]
-                sum += wave * weight[k]
+                sum += wave.toDouble() * weight[k].toDouble()
             }
-            out[s] = Math.tanh((sum + bias).toDouble()).toFloat()
+            out[s] = Math.tanh(sum).toFloat()
         }
         return out
     }

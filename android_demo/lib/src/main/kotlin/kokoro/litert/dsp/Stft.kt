@@ -59,10 +59,9 @@ object Stft {
                 }
                 // A real FFT leaves Im of DC and Nyquist at +0, so a negative real bin gets phase +pi.
                 if (k == 0 || k == N_FREQ - 1) im = 0.0
-                val re32 = re.toFloat()
-                val im32 = im.toFloat()
-                mag[k * frames + f] = Math.hypot(re32.toDouble(), im32.toDouble()).toFloat()
-                pha[k * frames + f] = Math.atan2(im32.toDouble(), re32.toDouble()).toFloat()
+                // Magnitude and angle of the double DFT, rounded once (as dsp/stft.py).
+                mag[k * frames + f] = Math.hypot(re, im).toFloat()
+                pha[k * frames + f] = Math.atan2(im, re).toFloat()
             }
         }
         return Spectrum(mag, pha, frames)
