@@ -72,7 +72,7 @@ from kokoro_litert.buckets.manifest import (
 
 # Bump whenever stages.py, the blocks it swaps in, or the conversion settings change what a
 # bundle computes: it is part of the cache key, so stale bundles are never reused.
-CONVERTER_VERSION = "0.3.0+stages.6"
+CONVERTER_VERSION = "0.3.0+stages.8"
 
 FILES = {stage: f"{stage}.tflite" for stage in STAGES}
 HIDDEN_DIM = 512  # config.json hidden_dim: t_en / asr channels
@@ -219,8 +219,9 @@ def convert_stage(stage: str, module, ladder: Ladder, path: Path, log=_stderr) -
     return figures
 
 
-def verify_stage(stage: str, module, ladder: Ladder, path: Path) -> dict[str, float]:
-    """Run every signature of the written file on its tracing inputs against the PyTorch module.
+def verify_stage(stage: str, module, ladder: Ladder, path: Path, only: tuple[str, ...] | None = None) -> dict[str, float]:
+    """Run every signature (or those in `only`) of the written file on its tracing inputs against
+    the PyTorch module.
 
     Returns {"signature/output": max |tflite - torch| / max |torch|}. A sanity check of the
     conversion itself (NOTES.md: a miscompile can be silent); the tests compare on real inputs.
@@ -237,6 +238,8 @@ def verify_stage(stage: str, module, ladder: Ladder, path: Path) -> dict[str, fl
     with tempfile.TemporaryDirectory() as tmp:
         options = StageRunner.options(threads=2, cache_path=str(Path(tmp) / "weights.xnnpack"))
         for name, shape in stage_shapes(stage, ladder).items():
+            if only is not None and name not in only:
+                continue
             kwargs = sample_inputs(stage, *shape)
             with torch.no_grad():
                 expected = {k: v.numpy() for k, v in module(**kwargs).items()}
@@ -283,6 +286,17 @@ def _build_stage(weights_dir: Path, stage: str):
     kmodel = load_model(weights_dir)
     cls = {"predictor": Predictor, "prosody": Prosody, "vocoder": Vocoder}[stage]
     return fold_weight_norm(cls(kmodel).eval())
+
+
+def _checkpoint_facts(weights_dir: str) -> tuple[tuple[float, ...], float, dict[str, int]]:
+    """What the manifest copies from the checkpoint: the sine source's l_linear and the vocab
+    (runs in a worker process)."""
+    from kokoro_litert.convert.checkpoint import load_model
+
+    kmodel = load_model(Path(weights_dir))
+    l_linear = kmodel.decoder.generator.m_source.l_linear
+    return (tuple(float(v) for v in l_linear.weight.detach().reshape(-1)), float(l_linear.bias.detach().reshape(())),
+            dict(kmodel.vocab))
 
 
 def _convert_stages_job(weights_dir: str, stages: tuple[str, ...], ladder: Ladder, folder: str) -> dict:
@@ -352,17 +366,9 @@ def convert_bundles(weights_dir: str | os.PathLike, out_dir: str | os.PathLike, 
     voices_dir: the .bin voices to bundle (default: the `voices/` beside weights_dir).
     out_dir is replaced only when everything is converted (temporary sibling folder + rename).
     """
-    from kokoro_litert.convert.checkpoint import load_model
-
     weights_dir, out_dir = Path(weights_dir), Path(out_dir)
     voices_dir = Path(voices_dir) if voices_dir else weights_dir.parent / "voices"
     sha = checkpoint_sha256(weights_dir)
-    kmodel = load_model(weights_dir)
-    l_linear = kmodel.decoder.generator.m_source.l_linear
-    sine_weight = tuple(float(v) for v in l_linear.weight.detach().reshape(-1))
-    sine_bias = float(l_linear.bias.detach().reshape(()))
-    vocab = dict(kmodel.vocab)
-    del kmodel, l_linear
 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.", suffix=".part"))
@@ -379,7 +385,10 @@ def convert_bundles(weights_dir: str | os.PathLike, out_dir: str | os.PathLike, 
 
         figures: dict = {}
         with ProcessPoolExecutor(len(groups), mp_context=multiprocessing.get_context("spawn")) as pool:
+            # the parent never imports torch: its memory stays out of the conversion's peak
+            facts = pool.submit(_checkpoint_facts, str(weights_dir))
             futures = [pool.submit(_convert_stages_job, str(weights_dir), g, ladder, str(tmp)) for g in groups]
+            sine_weight, sine_bias, vocab = facts.result()
             for f in futures:
                 figures.update(f.result())
         voices = write_voices(voices_dir, tmp / VOICES_FILE)
@@ -415,7 +424,7 @@ def convert_bundles(weights_dir: str | os.PathLike, out_dir: str | os.PathLike, 
         manifest.save(tmp / "manifest.json")
         Manifest.load(tmp)  # what was written reads back
         figures["wall_seconds"] = time.perf_counter() - start
-        figures["peak_rss_mb_total"] = _children_peak_rss_mb() + _peak_rss_mb()
+        figures["peak_rss_mb_total"] = _children_peak_rss_mb() * len(groups) + _peak_rss_mb()
         (tmp / "conversion.json").write_text(json.dumps(figures, indent=1) + "\n")
         if out_dir.exists():
             shutil.rmtree(out_dir)
@@ -425,6 +434,7 @@ def convert_bundles(weights_dir: str | os.PathLike, out_dir: str | os.PathLike, 
         raise
     log(f"bundles in {out_dir}: {figures['wall_seconds']:.0f} s wall with {len(groups)} worker(s); peak RSS per "
         "worker " + ", ".join(f"{s} {figures[s]['peak_rss_mb']:.0f} MB" for s in STAGES)
+        + f" (all processes together at most {figures['peak_rss_mb_total']:.0f} MB)"
         + f"; {sum((out_dir / n).stat().st_size for n in names) / 1e6:.0f} MB in all")
     return manifest
 
