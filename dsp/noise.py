@@ -52,10 +52,7 @@ def _key(seed: int, stream: int) -> np.uint64:
 
 def uniforms(seed: int, stream: int, count: int) -> np.ndarray:
     """uniform(0..count-1) of one stream: float64 in [0, 1)."""
-    i = np.arange(1, count + 1, dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        words = _mix(_key(seed, stream) + i * np.uint64(GOLDEN))
-    return (words >> np.uint64(11)).astype(np.float64) * 2.0**-53
+    return uniforms_from(seed, stream, 0, count)
 
 
 def normals(seed: int, stream: int, count: int) -> np.ndarray:
@@ -66,8 +63,27 @@ def normals(seed: int, stream: int, count: int) -> np.ndarray:
     return np.stack([r * np.cos(a), r * np.sin(a)], axis=1).reshape(-1)[:count]
 
 
+def uniforms_from(seed: int, stream: int, start: int, count: int) -> np.ndarray:
+    """uniform(start..start+count-1) of one stream (counter-based: any slice on its own)."""
+    i = np.arange(start + 1, start + count + 1, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        words = _mix(_key(seed, stream) + i * np.uint64(GOLDEN))
+    return (words >> np.uint64(11)).astype(np.float64) * 2.0**-53
+
+
 def excitation_noise(seed: int, samples: int, harmonics: int) -> tuple[np.ndarray, np.ndarray]:
-    """(rand_ini [harmonics], noise [samples, harmonics]) float32 for an utterance's seed."""
+    """(rand_ini [harmonics], noise [samples, harmonics]) float32 for an utterance's seed.
+
+    Drawn in blocks of whole Box-Muller pairs into the float32 result, so the float64 work never
+    holds more than a block (the same numbers as `normals` over the whole stream)."""
     rand_ini = uniforms(seed, RAND_INI_STREAM, harmonics).astype(np.float32)
-    noise = normals(seed, NOISE_STREAM, samples * harmonics).astype(np.float32).reshape(samples, harmonics)
-    return rand_ini, noise
+    total = samples * harmonics
+    noise = np.empty(total, dtype=np.float32)
+    block = 1 << 18  # even: pairs never straddle two blocks
+    for start in range(0, total, block):
+        count = min(block, total - start)
+        u = uniforms_from(seed, NOISE_STREAM, start, count + count % 2).reshape(-1, 2)
+        r = np.sqrt(-2.0 * np.log(1.0 - u[:, 0]))
+        a = 2.0 * np.pi * u[:, 1]
+        noise[start : start + count] = np.stack([r * np.cos(a), r * np.sin(a)], axis=1).reshape(-1)[:count]
+    return rand_ini, noise.reshape(samples, harmonics)

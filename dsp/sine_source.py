@@ -31,6 +31,7 @@ from kokoro_litert.buckets import (
 )
 
 N_HARMONICS = HARMONIC_NUM + 1  # 9 sine channels: F0 and 8 overtones
+_BLOCK = 1 << 15  # audio samples per block of the upsampled phase (1.4 s)
 
 _F32 = np.float32
 
@@ -146,15 +147,19 @@ def sine_gen(
     phase = np.cumsum(rad_down, axis=0, dtype=np.float64).astype(_F32) * _F32(2) * _F32(np.pi)
     phase = phase * _F32(F0_UPSAMPLE)
     j0, j1, mu0, mu1 = _linear_taps(phase.shape[0], float(F0_UPSAMPLE))
-    phase_up = _blend(phase[j0], phase[j1], mu0[:, None], mu1[:, None])  # [N, 9]
-    # sin in float64, rounded once: a value every host computes alike (numpy's float32 sin is a
-    # SIMD approximation that differs from a correctly rounded one in the last bit).
-    sine_waves = np.sin(phase_up.astype(np.float64)).astype(_F32) * _F32(SINE_AMP)
-
     uv = (f0_up > _F32(VOICED_THRESHOLD)).astype(_F32)
     # Upstream: uv * noise_std + (1 - uv) * sine_amp / 3, evaluated left to right in float32.
     noise_amp = uv * _F32(NOISE_STD) + ((_F32(1) - uv) * _F32(SINE_AMP)) / _F32(3)
-    sine_waves = sine_waves * uv[:, None] + noise_amp[:, None] * noise
+    sine_waves = np.empty((n, N_HARMONICS), dtype=_F32)
+    # Block by block (elementwise, so the same numbers): a whole 12.8 s utterance at once needed
+    # ~100 MB of float64 temporaries, which set the process's peak memory.
+    for b in range(0, n, _BLOCK):
+        blk = slice(b, b + _BLOCK)
+        phase_up = _blend(phase[j0[blk]], phase[j1[blk]], mu0[blk, None], mu1[blk, None])  # [block, 9]
+        # sin in float64, rounded once: a value every host computes alike (numpy's float32 sin is a
+        # SIMD approximation that differs from a correctly rounded one in the last bit).
+        sine = np.sin(phase_up.astype(np.float64)).astype(_F32) * _F32(SINE_AMP)
+        sine_waves[blk] = sine * uv[blk, None] + noise_amp[blk, None] * noise[blk]
     return sine_waves, uv
 
 
