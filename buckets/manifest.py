@@ -122,6 +122,8 @@ class Manifest:
 
     @classmethod
     def from_dict(cls, raw: dict) -> "Manifest":
+        if not isinstance(raw, dict):
+            raise ManifestError(f"a manifest is a JSON object, this one is a {type(raw).__name__}")
         if raw.get("format") != FORMAT:
             raise ManifestError(f"not a {FORMAT} manifest (format={raw.get('format')!r})")
         if raw.get("format_version") != FORMAT_VERSION:

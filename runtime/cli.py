@@ -65,12 +65,18 @@ def cmd_phonemize(args) -> int:
     from kokoro_litert.runtime.text import phonemize
 
     check_lang(args.lang)
-    result = phonemize(_read_text(args), lang=args.lang)
+    result = phonemize(_read_text(args), lang=args.lang, fallback=args.fallback)
     for warning in result.warnings:
         _log(f"warning: {warning}")
     print(result.normalized)
     print(result.phonemes)
     return 0
+
+
+def _add_fallback_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--fallback", choices=["espeak", "spell"], default="espeak",
+                   help="words outside the lexicon: espeak-ng (default) or spelled letter by letter (as the "
+                        "Android demo reads them)")
 
 
 def _read_text(args) -> str:
@@ -149,7 +155,7 @@ def _bundles_dir(cache: Path, buckets: str | None = None, jobs: int | None = Non
 
 
 def _default_jobs() -> int:
-    return 2 if (os.cpu_count() or 1) >= 2 else 1
+    return 1  # one worker: conversion peaks at ~3 GB; --jobs 2 is faster on 2+ cores but needs ~5 GB
 
 
 def _backend(args, cache: Path):
@@ -202,7 +208,7 @@ def cmd_say(args) -> int:
     if args.timestamps:
         _check_output(args.timestamps, "--timestamps")
     # Unspeakable text fails here, in one line, before weights, voices or a backend are touched.
-    phonemized = speakable(text, args.lang) if text is not None else None
+    phonemized = speakable(text, args.lang, args.fallback) if text is not None else None
     cache = cache_root(args.cache_dir)
     if args.backend == "litert" and args.bundles:
         from kokoro_litert.runtime.bundle import Bundle
@@ -270,8 +276,15 @@ def cmd_bench(args) -> int:
     unknown = [c for c in cases if c not in CASES]
     if unknown:
         raise KokoroError(f"Unknown bench case(s) {unknown}.", f"Choose from {', '.join(CASES)}.")
-    bench(args.backend.split(","), cases, str(args.cache_dir) if args.cache_dir else None, args.threads,
-          str(args.json) if args.json else None, log=print)
+    if args.report:
+        import importlib.util
+
+        if importlib.util.find_spec("matplotlib") is None:
+            raise KokoroError("--report draws its plots with matplotlib, which is not installed.",
+                              "pip install 'kokoro-litert[report]' (or drop --report and use --json).")
+    bench(args.backend.split(","), cases, str(args.bundles) if args.bundles else None,
+          str(args.cache_dir) if args.cache_dir else None, args.threads, str(args.json) if args.json else None,
+          str(args.report) if args.report else None, cold_runs=args.cold_runs, log=print)
     return 0
 
 
@@ -300,7 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help="output folder (default: the cache's bundles/<key>)")
     p.add_argument("--buckets", help="TOKENSxFRAMES,...;VOCODER_FRAMES,... "
                    "(default: 32x128,64x256,128x512;48,64,96,128,160,192,256,320,384,512)")
-    p.add_argument("--jobs", type=int, default=None, help="worker processes, 1 or 2 (default: 2 with 2+ cores)")
+    p.add_argument("--jobs", type=int, default=None, help="worker processes: 1 (default, ~3 GB peak) or 2 (faster, ~5 GB)")
     p.set_defaults(func=cmd_convert)
 
     p = sub.add_parser("voices", help="list the voices of a bundle folder (or of the cache)")
@@ -312,6 +325,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("text", nargs="?")
     p.add_argument("--text-file", type=Path)
     p.add_argument("--lang", default="a", help="a: American English (default), b: British English")
+    _add_fallback_arg(p)
     p.set_defaults(func=cmd_phonemize)
 
     p = sub.add_parser("say", help="speak text (or --phonemes) to a 24 kHz WAV")
@@ -324,6 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--speed", type=float, default=1.0, help="0.5 to 2.0")
     p.add_argument("--seed", type=int, default=0, help="excitation noise seed (output is deterministic)")
     p.add_argument("--lang", default="a", help="a: American English (default), b: British English")
+    _add_fallback_arg(p)
     p.add_argument("--backend", choices=["litert", "torch"], default="litert",
                    help="litert: the converted bundles (converted on first use); torch: the upstream reference")
     p.add_argument("--bundles", type=Path, help="a bundle folder; nothing else is read (default: the cache's, "
@@ -341,7 +356,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="real-time factor, time to first audio, memory; front-end speed")
     _add_cache_arg(p)
     p.add_argument("--backend", default="litert,litert-fp32,onnx,torch",
-                   help="comma-separated: litert (int8 vocoder), litert-fp32, onnx (kokoro-onnx peer), torch")
+                   help="comma-separated: litert (the bundle's default precision), litert-<precision> "
+                        "(e.g. litert-fp32), onnx (kokoro-onnx + onnxruntime, the peer), torch (PyTorch reference)")
+    p.add_argument("--bundles", type=Path, help="the bundle folder to measure (default: the cache's)")
+    p.add_argument("--cold-runs", type=int, default=3, help="fresh-process runs per cold figure (0: skip)")
+    p.add_argument("--report", type=Path, help="also write report.json, summary.md and PNG plots into this folder")
     p.add_argument("--cases", default="short,paragraph,long", help="short (12 words), paragraph (120), long (600), article (3000)")
     p.add_argument("--threads", type=int, default=None, help="threads per backend (default: all cores)")
     p.add_argument("--json", type=Path, help="also write the figures here")

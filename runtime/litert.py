@@ -14,7 +14,7 @@ from .backend import ChunkTooLong, Synthesis
 from .bundle import Bundle
 from .cache import cache_root
 from .pipeline import Excitation, SineSource, synthesize
-from .runner import DEFAULT_VOCODER_ARENA_FRAMES, StageRunner, WeightCache
+from .runner import DEFAULT_VOCODER_ARENA_FRAMES, StageRunner, WeightCache, return_freed_memory
 from .vocab import phoneme_ids
 from .voices import style_for
 
@@ -28,6 +28,7 @@ class LiteRTBackend:
 
     def __init__(self, bundle: Bundle | str | os.PathLike, threads: int | None = None, precision: str | None = None,
                  weight_cache: bool = True, vocoder_arena_frames: int = DEFAULT_VOCODER_ARENA_FRAMES):
+        return_freed_memory()
         self.bundle = bundle if isinstance(bundle, Bundle) else Bundle.open(bundle)
         manifest = self.bundle.manifest
         self.precision = precision or manifest.default_precision
@@ -64,15 +65,21 @@ class LiteRTBackend:
     def warm_up(self, stages=("predictor", "prosody", "vocoder")) -> dict[str, float]:
         """Run every signature once (model creation, weight cache, first-call planning); return
         {"stage/signature": seconds} of these first calls, all frames real."""
-        rng = np.random.default_rng(0)  # noise, not zeros: int8 kernels quantize each row by its range
+        rng = np.random.default_rng(0)
         seconds = {}
         for stage in stages:
             for name, spec in self.bundle.manifest.signatures[stage].items():
-                inputs = {k: (rng.standard_normal(t.shape) if t.dtype.startswith("float") else np.zeros(t.shape))
-                          .astype(t.dtype) for k, t in spec.inputs.items()}
-                for mask in {"token_mask", "frame_mask"} & set(inputs):
-                    inputs[mask][:] = 1
+                inputs = random_inputs(spec, rng)
                 start = time.perf_counter()
                 self.runner.run(stage, name, **inputs)
                 seconds[f"{stage}/{name}"] = round(time.perf_counter() - start, 4)
         return seconds
+
+
+def random_inputs(spec, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Inputs for a signature with every step real: noise, not zeros (int8 kernels scale by range)."""
+    inputs = {k: (rng.standard_normal(t.shape) if t.dtype.startswith("float") else np.zeros(t.shape)).astype(t.dtype)
+              for k, t in spec.inputs.items()}
+    for mask in {"token_mask", "frame_mask"} & set(inputs):
+        inputs[mask][:] = 1
+    return inputs

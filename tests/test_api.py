@@ -36,7 +36,7 @@ def voices_dir(tmp_path):
 def test_sentences_become_chunks_and_nothing_is_dropped(voices_dir):
     backend = StubBackend()
     text = "The first sentence is here. A second one follows! Does a third ask?"
-    chunks = list(Kokoro(backend, voices_dir).stream(text, voice="af_test"))
+    chunks = list(Kokoro(backend, voices_dir).stream(text, voice="af_test", first_chunk=None))
     assert len(chunks) == 3
     spoken = [w.word for c in chunks for w in c.words]
     assert spoken == ["The", "first", "sentence", "is", "here", "A", "second", "one", "follows",
@@ -51,7 +51,7 @@ def test_over_long_sentences_split_at_clauses_then_words_never_truncated(voices_
     text = ("This rather long sentence keeps going, and going, with many words in it "
             "so that it cannot possibly fit in one small bucket of forty phonemes.")
     tts = Kokoro(backend, voices_dir)
-    chunks = list(tts.stream(text, voice="af_test"))
+    chunks = list(tts.stream(text, voice="af_test", first_chunk=None))
     assert len(chunks) > 2 and all(len(c.phonemes) <= 40 for c in chunks)
     words = [w.word for c in chunks for w in c.words]
     assert words == [w.strip(",.") for w in text.split()]
@@ -59,7 +59,7 @@ def test_over_long_sentences_split_at_clauses_then_words_never_truncated(voices_
 
 def test_a_2000_character_word_is_split_at_phoneme_boundaries(voices_dir):
     backend = StubBackend(max_phonemes=50)
-    chunks = list(Kokoro(backend, voices_dir).stream("ab" * 1000, voice="af_test"))
+    chunks = list(Kokoro(backend, voices_dir).stream("ab" * 1000, voice="af_test", first_chunk=None))
     joined = "".join(backend.calls)
     assert len(chunks) > 1 and all(0 < len(p) <= 50 for p in backend.calls)
     assert not any(p[-1] in "ˈˌ" for p in backend.calls)  # a stress mark stays with its vowel
@@ -69,7 +69,7 @@ def test_a_2000_character_word_is_split_at_phoneme_boundaries(voices_dir):
 def test_frames_overflow_splits_the_chunk_and_retries(voices_dir):
     backend = StubBackend(max_phonemes=200, max_frames=100)
     text = "one two three four five six seven eight nine ten eleven twelve thirteen fourteen"
-    chunks = list(Kokoro(backend, voices_dir).stream(text, voice="af_test"))
+    chunks = list(Kokoro(backend, voices_dir).stream(text, voice="af_test", first_chunk=None))
     assert len(chunks) > 1
     assert [w.word for c in chunks for w in c.words] == text.split()
 
@@ -93,7 +93,7 @@ def test_joins_are_faded_and_padded_with_silence(voices_dir):
 @pytest.mark.parametrize("text", ["", "   \n\t ", "🙂🙂🙂", "☃"])
 def test_nothing_speakable_is_a_clear_error(voices_dir, text):
     with pytest.raises(KokoroError, match="Nothing speakable"):
-        list(Kokoro(StubBackend(), voices_dir).stream(text, voice="af_test"))
+        list(Kokoro(StubBackend(), voices_dir).stream(text, voice="af_test", first_chunk=None))
 
 
 def test_mixed_scripts_speak_the_english_and_warn(voices_dir):
@@ -122,3 +122,23 @@ def test_split_phonemes_keeps_every_character():
     phonemes = "ðɪs ɪz wˈʌn. ænd ðɪs, ɪz ɐnˈʌðɚ wˈʌn!"
     pieces = split_phonemes(phonemes, [], max_len=12)
     assert "".join(p.phonemes.replace(" ", "") for p in pieces) == phonemes.replace(" ", "")
+
+
+def test_a_stream_starts_with_a_short_chunk_and_loses_nothing(voices_dir):
+    """The first chunk of a stream ends at a clause within first_chunk phonemes, never between two
+    words of a clause; the rest of that sentence follows, every word once; create() keeps
+    sentences whole."""
+    text = ("When the music finally stopped, the children froze in their funniest poses and waited. "
+            "Then they laughed.")
+    tts = Kokoro(StubBackend(max_phonemes=120), voices_dir)
+    chunks = list(tts.stream(text, voice="af_test", first_chunk=32))  # the comma is 30 phonemes in
+    assert chunks[0].text == "When the music finally stopped" and chunks[0].phonemes.endswith(",")
+    assert chunks[1].text.startswith("the children")
+    words = [w.word for c in chunks for w in c.words]
+    assert " ".join(words) == text.replace(",", "").replace(".", "")
+    whole = list(tts.stream(text, voice="af_test", first_chunk=None))
+    assert len(whole) == len(chunks) - 1
+    # the clause mark is out of reach, or there is none: the sentence stays whole
+    assert len(list(tts.stream(text, voice="af_test", first_chunk=24))) == len(whole)
+    commas = "Nobody expected such a long and winding sentence without any commas at all."
+    assert len(list(tts.stream(commas, voice="af_test", first_chunk=12))) == 1

@@ -1,4 +1,4 @@
-"""Bad and odd input through `kokoro-litert say`, on the real weights and the smallest bundle.
+"""Bad and odd input through `kokoro-litert say`, on the real weights and the default bundle folder.
 
 A bad input must end with exit status 2, ONE stderr line that names the problem and the remedy,
 and nothing new in the output folder: no WAV, no temporary `.part` file. Odd but valid input must
@@ -25,7 +25,7 @@ def _copy_bundle(src, dst, skip=()):
     """A bundle folder whose .tflite files are symlinks to `src`'s; manifest.json copied."""
     dst.mkdir()
     for f in src.iterdir():
-        if f.name in skip:
+        if f.name in skip or f.is_dir():
             continue
         if f.suffix == ".tflite":
             os.symlink(f, dst / f.name)
@@ -40,18 +40,19 @@ def _empty_bundles(src, dst):
 
 
 def _missing_vocoder(src, dst):
-    return _copy_bundle(src, dst, skip={"vocoder.tflite"})
+    return _copy_bundle(src, dst, skip={"vocoder.int8.tflite"})
 
 
 def _manifest_lists_a_bucket_the_files_lack(src, dst):
-    """manifest.json lists a second bucket (64 x 256); the .tflite files hold signatures for 32 x 128 only."""
+    """manifest.json lists a 256 x 1024 bucket (and its signatures); the .tflite files have none."""
     _copy_bundle(src, dst)
     manifest = json.loads((dst / "manifest.json").read_text())
-    extra = json.loads(json.dumps(manifest["buckets"][0]))
-    extra["bucket"] = {"tokens": 64, "frames": 256}
-    extra["predictor"]["name"], extra["prosody"]["name"], extra["vocoder"]["name"] = (
-        "tokens_64", "tokens_64_frames_256", "frames_256")
-    manifest["buckets"].append(extra)
+    manifest["buckets"].append({"tokens": 256, "frames": 1024})
+    manifest["vocoder_frames"].append(1024)
+    for stage, old, new in (("predictor", "tokens_128", "tokens_256"),
+                            ("prosody", "tokens_128_frames_512", "tokens_256_frames_1024"),
+                            ("vocoder", "frames_512", "frames_1024")):
+        manifest["signatures"][stage][new] = {**manifest["signatures"][stage][old], "name": new}
     (dst / "manifest.json").write_text(json.dumps(manifest))
     return dst
 
@@ -59,7 +60,9 @@ def _manifest_lists_a_bucket_the_files_lack(src, dst):
 def _manifest_renames_a_signature(src, dst):
     _copy_bundle(src, dst)
     manifest = json.loads((dst / "manifest.json").read_text())
-    manifest["buckets"][0]["vocoder"]["name"] = "frames_129"
+    spec = manifest["signatures"]["vocoder"].pop("frames_128")
+    manifest["signatures"]["vocoder"]["frames_129"] = {**spec, "name": "frames_129"}
+    manifest["vocoder_frames"] = [129 if f == 128 else f for f in manifest["vocoder_frames"]]
     (dst / "manifest.json").write_text(json.dumps(manifest))
     return dst
 
@@ -86,7 +89,7 @@ CASES = {
     "speed too high": (["Hello there.", "--speed", "2.5"], None, "--speed between 0.5 and 2.0"),
     "speed too low": (["Hello there.", "--speed", "0.1"], None, "--speed between 0.5 and 2.0"),
     "bundles folder empty": (["Hello there."], _empty_bundles, CONVERT_AGAIN),
-    "bundle without vocoder.tflite": (["Hello there."], _missing_vocoder, CONVERT_AGAIN),
+    "bundle without vocoder.int8.tflite": (["Hello there."], _missing_vocoder, CONVERT_AGAIN),
     "manifest lists a bucket the files lack": (["Hello there."], _manifest_lists_a_bucket_the_files_lack,
                                                CONVERT_AGAIN),
     "manifest names a signature the file lacks": (["Hello there."], _manifest_renames_a_signature, CONVERT_AGAIN),
@@ -150,7 +153,7 @@ def test_emoji_among_words_speaks_the_words_and_warns(bundle_dir, cache_dir, tmp
 
 def test_a_2000_character_token_speaks(bundle_dir, cache_dir, tmp_path):
     """One 2,000-letter token: read by espeak-ng in pieces, split at phoneme boundaries into
-    bucket-sized chunks (96 at up to 30 phonemes each), spoken to the end without a crash. The
+    bucket-sized chunks (up to 126 phonemes each), spoken to the end without a crash. The
     costliest case here: about 1 minute on an idle 2-core box, 2 minutes under load."""
     token = "ab" * 1000
     out = tmp_path / "speech.wav"
@@ -164,5 +167,5 @@ def test_a_2000_character_token_speaks(bundle_dir, cache_dir, tmp_path):
     chunks = [line for line in lines if re.match(r"chunk \d+: ", line)]
     seconds = read_wav(out).size / 24000
     # ~2,500 phonemes at Kokoro's ~13 phonemes per second: over a minute of speech, nothing dropped.
-    assert len(chunks) > 60 and seconds > 60
+    assert len(chunks) > 2500 // 126 and seconds > 60
     assert _listing(tmp_path) == ["speech.wav"]

@@ -17,8 +17,9 @@ const val EDGE_FADE = 0.005 // s raised-cosine fade at both ends of every chunk
 const val JOIN_SILENCE_DB = -50.0 // see api.py: silence trimmed at a cut inside a sentence
 const val JOIN_KEEP = 0.025 // s of silence kept on each side of such a cut
 const val STRESS_MARKS = "ˈˌ"
-/** A text stream's first chunk is cut to at most this many phonemes (api.py FIRST_CHUNK_PHONEMES). */
-const val FIRST_CHUNK_PHONEMES = 24
+/** A text stream's first chunk ends at the first sentence's last clause mark within this many
+ * phonemes, if it has one (api.py FIRST_CHUNK_PHONEMES). */
+const val FIRST_CHUNK_PHONEMES = 36
 val LANGS = mapOf("a" to "American English", "b" to "British English")
 
 class WordTiming(val word: String, val start: Double, val end: Double)
@@ -108,11 +109,16 @@ object Chunking {
     }
 
     /** The first piece cut to at most `limit` phonemes, so a stream's first audio comes from a short chunk (api.py `_split_first`). */
+    /** The first piece cut at its last clause mark within `limit` phonemes, never between two words
+     * of a clause (api.py `_split_first`). */
     fun splitFirst(pieces: List<Piece>, limit: Int?): List<Piece> {
         if (pieces.isEmpty() || limit == null || pieces[0].phonemes.length <= limit) return pieces
         val first = pieces[0]
-        val (stop, pause) = cut(first.phonemes, 0, first.phonemes.length, limit)
-        val head = piece(first.phonemes, 0, stop, first.words, pause)
+        val window = first.phonemes.substring(0, Math.min(limit + 1, first.phonemes.length))
+        val clause = cutPoints(window, CLAUSE_END).filter { it in 1..limit }
+        if (clause.isEmpty()) return pieces
+        val stop = clause.last()
+        val head = piece(first.phonemes, 0, stop, first.words, PAUSE_AFTER_CLAUSE)
         val tail = piece(first.phonemes, stop, first.phonemes.length, first.words, first.pause)
         return listOf(head, tail).filter { it.phonemes.isNotEmpty() } + pieces.drop(1)
     }

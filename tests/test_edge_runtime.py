@@ -1,0 +1,170 @@
+"""The edge runtime on the real bundle folder: it speaks alone, it is safe to share, its cache heals.
+
+- A venv with `pip install .` only (no torch), a bundle folder copied elsewhere, an empty HOME:
+  `say --bundles` speaks and `voices --bundles` lists, and torch cannot even be imported there.
+- One `Kokoro` shared by threads gives every thread the serial result, bit for bit.
+- The XNNPACK weight cache: a corrupted cache file is detected (CRC32 sidecar) and rebuilt, and a
+  bundle folder where no cache can be written still speaks (the fallback location, or no cache).
+- Logs never reach stdout: `convert` prints the folder and nothing else.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from cli_run import read_wav, run_cli, say_args, stderr_lines
+
+pytestmark = [pytest.mark.real_weights, pytest.mark.slow]
+
+SENTENCE = "A bundle folder is all this device needs to speak."
+
+
+@pytest.fixture(scope="module")
+def tts(bundle_dir):
+    from kokoro_litert.runtime.api import Kokoro
+
+    return Kokoro.from_bundles(bundle_dir, threads=2)
+
+
+def test_concurrent_create_on_one_instance_matches_serial(tts):
+    """Four threads, one Kokoro: each result equals the serial one (it used to interleave stages)."""
+    serial, _ = tts.create(SENTENCE, seed=3)
+    results, errors = [None] * 4, []
+
+    def speak(k):
+        try:
+            results[k] = tts.create(SENTENCE, seed=3)[0]
+        except Exception as e:  # noqa: BLE001  (reported below)
+            errors.append(e)
+
+    threads = [threading.Thread(target=speak, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    for audio in results:
+        np.testing.assert_array_equal(audio, serial)
+
+
+def test_voice_cache_is_bounded(tts):
+    from kokoro_litert.runtime.api import VOICE_CACHE_SIZE
+
+    names = tts.voice_names()
+    for a in names[:12]:
+        for b in names[12:16]:
+            tts.voice(f"{a}:0.5,{b}:0.5")
+    assert len(tts._voice_cache) <= VOICE_CACHE_SIZE
+
+
+def _copy(bundle_dir: Path, dst: Path) -> Path:
+    """A plain copy of the bundle folder (its graphs, voices, lexicons, manifest; no weight cache)."""
+    shutil.copytree(bundle_dir, dst, ignore=shutil.ignore_patterns(".xnnpack", "conversion*"))
+    return dst
+
+
+def test_a_copied_bundle_folder_speaks_in_a_venv_without_torch(bundle_dir, tmp_path):
+    repo = Path(__file__).resolve().parents[1]
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    pip = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", str(repo)], capture_output=True, text=True)
+    assert pip.returncode == 0, pip.stderr[-2000:]
+    device = _copy(bundle_dir, tmp_path / "device" / "kokoro")
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {"PATH": f"{venv / 'bin'}:/usr/bin:/bin", "HOME": str(home), "LANG": "C.UTF-8"}
+    assert subprocess.run([str(venv / "bin" / "python"), "-c", "import torch"], env=env,
+                          capture_output=True).returncode != 0, "torch is importable in the device venv"
+    out = tmp_path / "hello.wav"
+    result = subprocess.run([str(venv / "bin" / "kokoro-litert"), "say", "--bundles", str(device), SENTENCE, "-o",
+                             str(out)], env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert [line for line in result.stderr.splitlines() if line.strip()][-1].startswith(f"{read_wav(out).size / 24000:.2f} s of audio")
+    from asr_judge import normalize, transcribe
+
+    assert normalize(transcribe(read_wav(out), 24000)) == normalize(SENTENCE)
+    voices = subprocess.run([str(venv / "bin" / "kokoro-litert"), "voices", "--bundles", str(device)], env=env,
+                            capture_output=True, text=True)
+    assert voices.returncode == 0 and len(voices.stdout.split()) == 54 and "af_heart" in voices.stdout.split()
+    # nothing outside the folder and the (empty) home was needed; the weight cache went beside the graphs
+    assert (device / ".xnnpack").is_dir() and not (home / ".cache" / "kokoro-litert" / "weights").exists()
+    check = ("import sys, kokoro_litert.runtime.cli as c; c.main(['say', '--bundles', sys.argv[1], 'Hi.', '-o', "
+             "sys.argv[2]]); sys.exit(1 if any(m.startswith(('torch', 'kokoro_litert.convert')) for m in sys.modules) else 0)")
+    assert subprocess.run([str(venv / "bin" / "python"), "-c", check, str(device), str(tmp_path / "hi.wav")],
+                          env=env, capture_output=True).returncode == 0, "say imported torch or the converter"
+
+
+def test_a_corrupt_weight_cache_is_rebuilt(bundle_dir, cache_dir, tmp_path):
+    bundles = _copy(bundle_dir, tmp_path / "bundles")
+    first = tmp_path / "first.wav"
+    assert run_cli(say_args(cache_dir, SENTENCE, "-o", first, bundles=bundles), cache_dir).returncode == 0
+    caches = sorted((bundles / ".xnnpack").glob("*.xnnpack"))
+    assert len(caches) == 3 and all(c.with_suffix(".crc32").is_file() for c in caches)
+    vocoder = next(c for c in caches if c.name.startswith("vocoder"))
+    with open(vocoder, "r+b") as f:  # flip bytes inside the packed weights: XNNPACK would not notice
+        f.seek(vocoder.stat().st_size // 2)
+        f.write(b"\xff" * 64)
+    again = tmp_path / "again.wav"
+    result = run_cli(say_args(cache_dir, SENTENCE, "-o", again, bundles=bundles), cache_dir)
+    assert result.returncode == 0, stderr_lines(result)
+    np.testing.assert_array_equal(read_wav(again), read_wav(first))
+
+
+def test_no_writable_cache_location_still_speaks(bundle_dir, cache_dir, tmp_path):
+    """The bundle folder refuses the cache (its .xnnpack is a file here: the same as read-only, which
+    root ignores) and so does the fallback location: it speaks without a weight cache."""
+    bundles = _copy(bundle_dir, tmp_path / "bundles")
+    (bundles / ".xnnpack").write_text("not a folder\n")
+    blocked = tmp_path / "cache-is-a-file"
+    blocked.write_text("not a folder\n")
+    first = tmp_path / "first.wav"
+    assert run_cli(say_args(cache_dir, SENTENCE, "-o", first, bundles=bundle_dir), cache_dir).returncode == 0
+    out = tmp_path / "speech.wav"
+    env_cache = {"KOKORO_LITERT_CACHE": str(blocked)}
+    result = subprocess.run([sys.executable, "-m", "kokoro_litert.runtime.cli", "say", "--bundles", str(bundles),
+                             SENTENCE, "-o", str(out)], env={**os.environ, **env_cache}, capture_output=True, text=True,
+                            timeout=900)
+    assert result.returncode == 0, result.stderr
+    np.testing.assert_array_equal(read_wav(out), read_wav(first))
+
+
+def test_truncated_graph_is_one_line_with_a_remedy(bundle_dir, cache_dir, tmp_path):
+    bundles = _copy(bundle_dir, tmp_path / "bundles")
+    graph = bundles / "vocoder.int8.tflite"
+    graph.write_bytes(graph.read_bytes()[: graph.stat().st_size // 3])
+    out = tmp_path / "speech.wav"
+    result = run_cli(say_args(cache_dir, SENTENCE, "-o", out, bundles=bundles), cache_dir)
+    lines = stderr_lines(result)
+    assert result.returncode == 2 and len(lines) == 1, lines
+    assert lines[0].startswith("error: ") and "vocoder.int8.tflite" in lines[0] and "kokoro-litert convert" in lines[0]
+    assert not out.exists()
+
+
+def test_bundle_without_voices_is_one_line_with_a_remedy(bundle_dir, cache_dir, tmp_path):
+    bundles = _copy(bundle_dir, tmp_path / "bundles")
+    (bundles / "voices.bin").unlink()
+    for command in (say_args(cache_dir, SENTENCE, "-o", tmp_path / "x.wav", bundles=bundles),
+                    ["voices", "--bundles", str(bundles)]):
+        result = run_cli(command, cache_dir)
+        lines = stderr_lines(result)
+        assert result.returncode == 2 and len(lines) == 1 and "voices.bin" in lines[0], lines
+    assert not (tmp_path / "x.wav").exists()
+
+
+def test_convert_prints_the_folder_and_nothing_else(bundle_dir, cache_dir):
+    result = run_cli(["convert", "--cache-dir", str(cache_dir)], cache_dir)
+    assert result.returncode == 0 and result.stdout == f"{bundle_dir}\n"
+
+
+def test_unknown_lang_is_one_line(bundle_dir, cache_dir, tmp_path):
+    result = run_cli(say_args(cache_dir, "Hello.", "--lang", "z", "-o", tmp_path / "x.wav", bundles=bundle_dir),
+                     cache_dir)
+    lines = stderr_lines(result)
+    assert result.returncode == 2 and len(lines) == 1 and "'a' (American English)" in lines[0], lines
