@@ -4,9 +4,11 @@
   weights live in a file beside the bundle (`WeightCache`), mmapped, so start-up does not repack
   them and the same weights are held once however many signatures use them.
 - Each signature keeps its own activation arena once it has run. The vocoder's arenas are large
-  (they grow with the frames), so its model is re-created (~0.1 s) whenever keeping one more
+  (they grow with the frames), so its model is re-created (~0.4 s) whenever keeping one more
   signature would exceed `vocoder_arena_frames` frames of arenas in all; predictor and prosody
-  arenas are small and stay.
+  arenas are small and stay. The vocoder sizes a first chunk needs (up to FIRST_CHUNK_FRAMES) run
+  on a second model of the same file that is never released for the budget, so the first audio of
+  a request never waits for a re-creation (it shares the packed weights through the cache file).
 - Input/output buffers are created once per signature and reused; inputs are fed and outputs read
   by the names the manifest lists.
 """
@@ -35,7 +37,10 @@ XNNPACK_FLAGS = 0x1 | 0x2 | 0x20
 buffers (measured: -28 MB of arena for the 128-frame vocoder)."""
 
 DEFAULT_VOCODER_ARENA_FRAMES = 512
-"""Frames of vocoder signatures whose arenas may be alive together (arena ~0.45 MB per frame)."""
+"""Frames of vocoder signatures above FIRST_CHUNK_FRAMES whose arenas may be alive together
+(arena ~0.45 MB per frame)."""
+FIRST_CHUNK_FRAMES = 96
+"""Vocoder sizes kept on their own model: a first chunk (api.FIRST_CHUNK_PHONEMES) fits in them."""
 
 _NOISE = re.compile(r"^(INFO|WARNING|VERBOSE): \[|^INFO: Created TensorFlow Lite|^└|^ERROR: \[.*compiler_plugin")
 _ENVIRONMENT = None
@@ -214,6 +219,7 @@ class _Signature:
     """One signature's index, reusable I/O buffers, and shapes."""
 
     def __init__(self, model, name: str, spec):
+        self.model = model
         self.index = model.get_signature_index(name)
         order = model.get_signature_list()[name]
         self.input_names, self.output_names = list(order["inputs"]), list(order["outputs"])
@@ -241,8 +247,8 @@ class StageRunner:
     def close(self) -> None:
         """Release every model and arena (the runner re-creates them if used again)."""
         with self._lock:
-            for stage in list(self._models):
-                self.release(stage)
+            for slot in list(self._models):
+                self.release(slot)
 
     def __del__(self):
         with contextlib.suppress(Exception):
@@ -257,9 +263,16 @@ class StageRunner:
                        cpu_options=CpuOptions(num_threads=threads, xnnpack_flags=XNNPACK_FLAGS,
                                               xnnpack_weight_cache_path=cache_path))
 
-    def model(self, stage: str):
-        """The stage's CompiledModel, created (and its weight cache built or checked) on first use."""
-        if stage not in self._models:
+    @staticmethod
+    def slot(stage: str, signature: str) -> str:
+        """The model a signature runs on: its stage's, or for small vocoder sizes "vocoder/first"."""
+        return "vocoder/first" if stage == "vocoder" and _frames(signature) <= FIRST_CHUNK_FRAMES else stage
+
+    def model(self, slot: str):
+        """A slot's CompiledModel (slot: a stage, or "vocoder/first"), created (and its weight cache
+        built or checked) on first use."""
+        stage = slot.split("/")[0]
+        if slot not in self._models:
             from ai_edge_litert.compiled_model import CompiledModel
 
             file_name = self.files[stage]
@@ -274,16 +287,16 @@ class StageRunner:
                                   "Convert the bundles again with `kokoro-litert convert`.") from e
             if tmp is not None and tmp.is_file():
                 self.weight_cache.publish(file_name, tmp)
-            self._models[stage] = model
+            self._models[slot] = model
             self.creations[stage] += 1
-        return self._models[stage]
+        return self._models[slot]
 
-    def release(self, stage: str) -> None:
-        """Drop a stage's model (and every arena it holds); it is re-created on next use."""
+    def release(self, slot: str) -> None:
+        """Drop a slot's model (and every arena it holds); it is re-created on next use."""
         with quiet_native_logs():
-            for key in [k for k in self._signatures if k[0] == stage]:
+            for key in [k for k in self._signatures if self.slot(*k) == slot]:
                 del self._signatures[key]
-            model = self._models.pop(stage, None)
+            model = self._models.pop(slot, None)
             if model is not None:
                 model.close()
                 del model
@@ -291,16 +304,18 @@ class StageRunner:
     def _signature(self, stage: str, name: str) -> _Signature:
         key = (stage, name)
         if key not in self._signatures:
-            if stage == "vocoder" and self._vocoder_frames_alive() + _frames(name) > self.vocoder_arena_frames:
+            slot = self.slot(stage, name)
+            if slot == "vocoder" and self._vocoder_frames_alive() + _frames(name) > self.vocoder_arena_frames:
                 self.release("vocoder")
             spec = self.manifest.signature(stage, name)
-            model = self.model(stage)
+            model = self.model(slot)
             with quiet_native_logs():  # buffer creation sets up the accelerator's environment, which logs
                 self._signatures[key] = _Signature(model, name, spec)
         return self._signatures[key]
 
     def _vocoder_frames_alive(self) -> int:
-        return sum(_frames(name) for stage, name in self._signatures if stage == "vocoder")
+        """Frames of the budgeted vocoder model's live arenas."""
+        return sum(_frames(name) for stage, name in self._signatures if self.slot(stage, name) == "vocoder")
 
     def run(self, stage: str, signature: str, **inputs) -> dict[str, np.ndarray]:
         """One signature call; inputs are cast to the manifest's dtypes and checked against its shapes."""
@@ -316,7 +331,7 @@ class StageRunner:
                     if value.shape != t.shape:
                         raise ValueError(f"{stage}/{signature} input {name} must be {t.shape}, got {value.shape}")
                     buffer.write(value)
-                self._models[stage].run_by_index(sig.index, sig.inputs, sig.outputs)
+                sig.model.run_by_index(sig.index, sig.inputs, sig.outputs)
                 out = {}
                 for name, buffer in zip(sig.output_names, sig.outputs):
                     t = sig.spec.outputs[name]
