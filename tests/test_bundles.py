@@ -53,7 +53,7 @@ TFLITE_TOLERANCES = {
 }
 # End to end (spectrogram, waveform correlation): the stage errors above, plus the host sine
 # source integrating F0 (phase drift). int8 (the vocoder's convs; convert/quantize.py): measured
-# 0.99933-0.99970 / 0.9977-0.9988 on 5 sentences (SHORT[1:] here, fp16 elsewhere in the vocoder);
+# 0.99927-0.99976 / 0.9972-0.9990 on SHORT[1:] (parity.py has the held-out set);
 # the margin covers other CPUs' int8 kernels (dynamic-range activations are quantized per host).
 END_TO_END = {"fp32": (0.9999, 0.999), "int8": (0.999, 0.995)}
 
