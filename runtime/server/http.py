@@ -26,7 +26,7 @@ import json
 import os
 import resource
 import sys
-from contextlib import aclosing
+from contextlib import aclosing, asynccontextmanager
 from typing import Literal
 
 from fastapi import Depends, FastAPI, Request
@@ -107,6 +107,17 @@ def _sse(event: dict) -> bytes:
 
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
+
+
+@asynccontextmanager
+async def _synthesis(engine: Engine, utterance, encoder):
+    """The engine's chunks for `utterance`; the stream and the encoder are closed however it ends
+    (finished, failed, or the client went away)."""
+    try:
+        async with aclosing(engine.synthesize(utterance)) as chunks:
+            yield chunks
+    finally:
+        getattr(encoder, "close", lambda: None)()
 
 
 class _Timestamps:
@@ -270,29 +281,23 @@ def create_app(engine: Engine, api_key: str | None = None) -> FastAPI:
         encoder = encoder_for(fmt, wav_file=fmt == "wav" and body.stream_format is None)
 
         async def audio():
-            try:
-                async with aclosing(engine.synthesize(utterance)) as chunks:
-                    async for chunk in chunks:
-                        if data := encoder.write(chunk.audio):
-                            yield data
+            async with _synthesis(engine, utterance, encoder) as chunks:
+                async for chunk in chunks:
+                    if data := encoder.write(chunk.audio):
+                        yield data
                 if data := encoder.finish():
                     yield data
-            finally:
-                getattr(encoder, "close", lambda: None)()
 
         async def events():
             samples = 0
-            try:
-                async with aclosing(engine.synthesize(utterance)) as chunks:
-                    async for chunk in chunks:
-                        samples += chunk.audio.size
-                        if data := encoder.write(chunk.audio):
-                            yield _sse({"type": "speech.audio.delta", "audio": _b64(data)})
+            async with _synthesis(engine, utterance, encoder) as chunks:
+                async for chunk in chunks:
+                    samples += chunk.audio.size
+                    if data := encoder.write(chunk.audio):
+                        yield _sse({"type": "speech.audio.delta", "audio": _b64(data)})
                 if data := encoder.finish():
                     yield _sse({"type": "speech.audio.delta", "audio": _b64(data)})
                 yield _sse({"type": "speech.audio.done", "usage": _usage(utterance, samples)})
-            finally:
-                getattr(encoder, "close", lambda: None)()
 
         if body.stream_format == "sse":
             return _SynthesisResponse(events(), ticket, media_type="text/event-stream",
@@ -318,31 +323,25 @@ def create_app(engine: Engine, api_key: str | None = None) -> FastAPI:
 
         async def whole():
             parts, words, timestamps = [], [], _Timestamps()
-            try:
-                async with aclosing(engine.synthesize(utterance)) as chunks:
-                    async for chunk in chunks:
-                        parts.append(encoder.write(chunk.audio))
-                        words.extend(timestamps.add(chunk))
+            async with _synthesis(engine, utterance, encoder) as chunks:
+                async for chunk in chunks:
+                    parts.append(encoder.write(chunk.audio))
+                    words.extend(timestamps.add(chunk))
                 parts.append(encoder.finish())
                 words.extend(timestamps.finish())
-            finally:
-                getattr(encoder, "close", lambda: None)()
             yield json.dumps({"audio": _b64(b"".join(parts)), "audio_format": fmt, "sample_rate": SAMPLE_RATE,
                               "timestamps": words}).encode()
 
         async def events():
             samples, timestamps = 0, _Timestamps()
-            try:
-                async with aclosing(engine.synthesize(utterance)) as chunks:
-                    async for chunk in chunks:
-                        samples += chunk.audio.size
-                        yield _sse({"type": "speech.audio.delta", "audio": _b64(encoder.write(chunk.audio)),
-                                    "timestamps": timestamps.add(chunk)})
+            async with _synthesis(engine, utterance, encoder) as chunks:
+                async for chunk in chunks:
+                    samples += chunk.audio.size
+                    yield _sse({"type": "speech.audio.delta", "audio": _b64(encoder.write(chunk.audio)),
+                                "timestamps": timestamps.add(chunk)})
                 yield _sse({"type": "speech.audio.delta", "audio": _b64(encoder.finish()),
                             "timestamps": timestamps.finish()})
                 yield _sse({"type": "speech.audio.done", "usage": _usage(utterance, samples)})
-            finally:
-                getattr(encoder, "close", lambda: None)()
 
         if body.stream_format == "sse":
             return _SynthesisResponse(events(), ticket, media_type="text/event-stream",

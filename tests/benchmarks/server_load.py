@@ -281,18 +281,13 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     report = {}
-    server = ServerProcess(args.bundles, args.log_dir / "server_load.log", "--queue", str(args.queue))
-    try:
-        server.wait_ready()
-        report["load"] = asyncio.run(load_run(args, server))
-    finally:
-        server.stop()
-    server = ServerProcess(args.bundles, args.log_dir / "server_overload.log", "--queue", str(args.overload_queue))
-    try:
-        server.wait_ready()
-        report["overload"] = asyncio.run(overload_run(args, server))
-    finally:
-        server.stop()
+    for name, queue, run in (("load", args.queue, load_run), ("overload", args.overload_queue, overload_run)):
+        server = ServerProcess(args.bundles, args.log_dir / f"server_{name}.log", "--queue", str(queue))
+        try:
+            server.wait_ready()
+            report[name] = asyncio.run(run(args, server))
+        finally:
+            server.stop()
 
     load, over = report["load"], report["overload"]
     print(f"\nload: {load['requests']} requests at concurrency {load['concurrency']} in {load['wall_s']:.0f} s: "
