@@ -116,19 +116,86 @@ def _patch_duplicate_tensor_names() -> None:
     duplicate_tensor.duplicate_tensor = duplicate_with_bytes_name  # TransformationPerformer looks it up per instance
 
 
+FLOAT16_WEIGHT_INPUTS = {"CONV_2D": 1, "DEPTHWISE_CONV_2D": 1, "TRANSPOSE_CONV": 1, "FULLY_CONNECTED": 1,
+                         "EMBEDDING_LOOKUP": 1, "BATCH_MATMUL": 1}
+"""Op -> the input index of its weight: the tensors the fp16 precision stores as float16 (biases,
+norm and elementwise constants stay float32, as ai-edge-quantizer's float casting does)."""
+
+
+def cast_weights_float16(src: Path, dst: Path) -> int:
+    """Write `src` with every constant float32 weight (FLOAT16_WEIGHT_INPUTS) stored as float16,
+    each read through one DEQUANTIZE op at the start of its subgraph; return the weights cast.
+
+    The same file ai-edge-quantizer's FLOAT_CASTING writes (identical float16 values, so identical
+    outputs; tests/test_bundles.py), in seconds instead of a minute per stage: a weight shared by
+    several signatures is cast once and stays shared.
+    """
+    import numpy as np
+    from ai_edge_litert import schema_py_generated as schema
+    from ai_edge_litert.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.read_model(str(src))
+    weight_input = {getattr(schema.BuiltinOperator, name): k for name, k in FLOAT16_WEIGHT_INPUTS.items()}
+    dequantize = _opcode(model, schema, schema.BuiltinOperator.DEQUANTIZE)
+    half_buffer = {}  # float32 buffer -> its float16 copy, model-wide
+    for graph in model.subgraphs:
+        half_tensor = {}  # float32 tensor -> the float16 tensor its DEQUANTIZE reads, per subgraph
+        for op in graph.operators:
+            code = model.operatorCodes[op.opcodeIndex]
+            k = weight_input.get(max(code.builtinCode, code.deprecatedBuiltinCode))
+            if k is None or k >= len(op.inputs) or op.inputs[k] < 0 or op.inputs[k] in half_tensor:
+                continue
+            tensor = graph.tensors[op.inputs[k]]
+            data = model.buffers[tensor.buffer].data
+            if tensor.type != schema.TensorType.FLOAT32 or data is None or not len(data):
+                continue
+            if tensor.buffer not in half_buffer:
+                buffer = schema.BufferT()
+                buffer.data = np.frombuffer(data.tobytes(), np.float32).astype(np.float16).view(np.uint8)
+                model.buffers.append(buffer)
+                half_buffer[tensor.buffer] = len(model.buffers) - 1
+            half = schema.TensorT()
+            half.shape, half.type, half.buffer = list(tensor.shape), schema.TensorType.FLOAT16, half_buffer[tensor.buffer]
+            half.name = tensor.name + (b"/float16" if isinstance(tensor.name, bytes) else "/float16")
+            graph.tensors.append(half)
+            half_tensor[op.inputs[k]] = len(graph.tensors) - 1
+            tensor.buffer = 0  # now computed: the DEQUANTIZE output
+        cast = []
+        for full, half in half_tensor.items():
+            op = schema.OperatorT()
+            op.opcodeIndex, op.inputs, op.outputs = dequantize, [half], [full]
+            cast.append(op)
+        graph.operators = cast + list(graph.operators)
+    used = {t.buffer for g in model.subgraphs for t in g.tensors}
+    for i in half_buffer:
+        if i not in used:
+            model.buffers[i].data = None  # the float32 copy, no longer read
+    flatbuffer_utils.write_model(model, str(dst))
+    return len(half_buffer)
+
+
+def _opcode(model, schema, builtin: int) -> int:
+    for i, code in enumerate(model.operatorCodes):
+        if max(code.builtinCode, code.deprecatedBuiltinCode) == builtin:
+            return i
+    code = schema.OperatorCodeT()
+    code.builtinCode, code.deprecatedBuiltinCode, code.version = builtin, min(builtin, 127), 1
+    model.operatorCodes.append(code)
+    return len(model.operatorCodes) - 1
+
+
 def quantize_file(src: Path, dst: Path, precision: str, stage: str, module) -> dict:
     """Write one quantized precision of a converted stage; return figures."""
-    from ai_edge_quantizer import algorithm_manager, qtyping, quantizer
+    start = time.perf_counter()
+    if precision == "fp16":
+        selected = f"float16 weights ({cast_weights_float16(src, dst)} tensors)"
+        return {"selected": selected, "seconds": time.perf_counter() - start, "bytes": dst.stat().st_size}
+    from ai_edge_quantizer import qtyping, quantizer
 
     _patch_duplicate_tensor_names()
-    start = time.perf_counter()
     qt = quantizer.Quantizer(str(src))
     ops = qtyping.TFLOperationName
-    if precision == "fp16":
-        qt.add_weight_only_config(".*", ops.ALL_SUPPORTED, num_bits=16,
-                                  algorithm_key=algorithm_manager.AlgorithmName.FLOAT_CASTING)
-        selected = "float16 weights"
-    elif precision == "int8" and stage == "vocoder":
+    if precision == "int8" and stage == "vocoder":
         names = _conv_outputs(src, vocoder_groups(module))
         # ai-edge-quantizer matches an op by its output tensor names joined with ";" plus a final ";".
         qt.add_dynamic_config("^(" + "|".join(re.escape(n) for n in names) + ");$", ops.CONV_2D, num_bits=8)

@@ -213,6 +213,51 @@ def test_int8_is_the_vocoder_convs_over_fp16_and_fp32(bundle_dir, stages):
         assert int8_convs == expected, (graph.Name(), int8_convs, expected)
 
 
+def test_fp16_is_the_fp32_graph_with_float16_weights(bundle_dir):
+    """convert/quantize.py's direct cast: the fp32 graph, each weight of a FLOAT16_WEIGHT_INPUTS op
+    stored as exactly its float16 rounding and read through a DEQUANTIZE, nothing else changed."""
+    import numpy as np
+    from ai_edge_litert import schema_py_generated as schema
+    from ai_edge_litert.tools import flatbuffer_utils
+
+    from kokoro_litert.buckets.manifest import Manifest
+    from kokoro_litert.convert.quantize import FLOAT16_WEIGHT_INPUTS
+
+    manifest = Manifest.load(bundle_dir)
+    fp32, fp16 = manifest.files_for("fp32"), manifest.files_for("fp16")
+    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+
+    def weights(path, dtype):
+        """(op, its weight as float16) per weight input of a FLOAT16_WEIGHT_INPUTS op, in graph order."""
+        model = flatbuffer_utils.read_model(str(path))
+        found = []
+        for graph in model.subgraphs:
+            made_by = {op.outputs[0]: op for op in graph.operators}
+            for op in graph.operators:
+                code = model.operatorCodes[op.opcodeIndex]
+                name = names[max(code.builtinCode, code.deprecatedBuiltinCode)]
+                if name not in FLOAT16_WEIGHT_INPUTS:
+                    continue
+                index = op.inputs[FLOAT16_WEIGHT_INPUTS[name]]
+                tensor = graph.tensors[index]
+                if index in made_by:  # fp16: the DEQUANTIZE of a float16 constant
+                    tensor = graph.tensors[made_by[index].inputs[0]]
+                data = model.buffers[tensor.buffer].data
+                if data is not None and len(data):
+                    assert tensor.type == {np.float32: schema.TensorType.FLOAT32,
+                                           np.float16: schema.TensorType.FLOAT16}[dtype], (path.name, name)
+                    found.append((name, np.frombuffer(data.tobytes(), dtype).astype(np.float16)))
+        return found
+
+    for stage in ("predictor", "vocoder"):
+        assert fp16[stage] != fp32[stage]
+        full, half = weights(bundle_dir / fp32[stage], np.float32), weights(bundle_dir / fp16[stage], np.float16)
+        assert [n for n, _ in full] == [n for n, _ in half] and len(full) > 0
+        assert all(np.array_equal(a, b) for (_, a), (_, b) in zip(full, half)), stage
+        assert (sorted(op for op in graph_ops(bundle_dir / fp16[stage]) if op != "DEQUANTIZE")
+                == sorted(graph_ops(bundle_dir / fp32[stage])))
+
+
 # Ops each graph may contain: the builtins the current conversion emits. A new op (or a
 # CUSTOM/FLEX one) fails here so it is looked at: NOTES.md's silent pool miscompile showed up as a
 # RESIZE_BILINEAR, and complex/FFT ops as FLEX.
