@@ -138,7 +138,7 @@ def run_load(bundles: str, threads: int | None, precision: str | None) -> dict:
     for stage in ("predictor", "prosody", "vocoder"):
         names = list(manifest.signatures[stage])
         t0 = time.perf_counter()
-        backend.runner.model(backend.runner.slot(stage, names[0]))
+        backend.runner.model(stage)
         created = time.perf_counter() - t0
         for k, name in enumerate(names):
             inputs = random_inputs(manifest.signatures[stage][name], rng)
@@ -150,7 +150,7 @@ def run_load(bundles: str, threads: int | None, precision: str | None) -> dict:
                                         "signature": name}
             out["signatures"][f"{stage}/{name}"] = {"first_call_s": round(first, 4), "rss_mb": round(_rss_mb(), 1)}
     out["peak_rss_mb"] = round(_peak_rss_mb(), 1)
-    out["vocoder_models_created"] = backend.runner.creations["vocoder"]  # 2 slots, then re-creations
+    out["vocoder_models_created"] = backend.runner.creations["vocoder"]  # 1: one model for the life of the runner
     return out
 
 
@@ -305,7 +305,7 @@ def bench(backends: list[str], cases: list[str], bundles: str | None, cache_dir:
                       f"print(json.dumps(run_load({bundles!r}, {threads!r}, None)))")
         report["load"] = load
         log(f"load ({load['precision']}): model creation + first call of the smallest signature; RSS after each "
-            "signature's first call (every signature kept except vocoder arenas over the budget)")
+            "signature's first call")
         log(f"  LiteRT library + environment (once per process) {load['environment_s']:.3f} s")
         for stage, v in load["stages"].items():
             log(f"  {stage:9} create {v['create_s']:.3f} s + first call ({v['signature']}) {v['first_call_s']:.3f} s")

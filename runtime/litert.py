@@ -14,7 +14,7 @@ from .backend import ChunkTooLong, Synthesis
 from .bundle import Bundle
 from .cache import cache_root
 from .pipeline import Excitation, SineSource, synthesize
-from .runner import DEFAULT_VOCODER_ARENA_FRAMES, StageRunner, WeightCache, return_freed_memory
+from .runner import StageRunner, WeightCache, return_freed_memory
 from .vocab import phoneme_ids
 from .voices import style_for
 
@@ -27,15 +27,14 @@ class LiteRTBackend:
     """
 
     def __init__(self, bundle: Bundle | str | os.PathLike, threads: int | None = None, precision: str | None = None,
-                 weight_cache: bool = True, vocoder_arena_frames: int = DEFAULT_VOCODER_ARENA_FRAMES):
+                 weight_cache: bool = True):
         return_freed_memory()
         self.bundle = bundle if isinstance(bundle, Bundle) else Bundle.open(bundle)
         manifest = self.bundle.manifest
         self.precision = precision or manifest.default_precision
         files = self.bundle.files(self.precision)
         cache = WeightCache(self.bundle.folder, manifest, cache_root() / "xnnpack") if weight_cache else None
-        self.runner = StageRunner(self.bundle.folder, manifest, files, threads or os.cpu_count() or 1, cache,
-                                  vocoder_arena_frames)
+        self.runner = StageRunner(self.bundle.folder, manifest, files, threads or os.cpu_count() or 1, cache)
         self.vocab = manifest.vocab
         self.ladder = manifest.ladder
         self.source = SineSource(np.asarray(manifest.sine_source_weight, np.float32), manifest.sine_source_bias)

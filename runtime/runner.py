@@ -3,12 +3,10 @@
 - One CompiledModel per stage file, created on first use, with an XNNPACK weight cache: the packed
   weights live in a file beside the bundle (`WeightCache`), mmapped, so start-up does not repack
   them and the same weights are held once however many signatures use them.
-- Each signature keeps its own activation arena once it has run. The vocoder's arenas are large
-  (they grow with the frames), so its model is re-created (~0.4 s) whenever keeping one more
-  signature would exceed `vocoder_arena_frames` frames of arenas in all; predictor and prosody
-  arenas are small and stay. The vocoder sizes a first chunk needs (up to FIRST_CHUNK_FRAMES) run
-  on a second model of the same file that is never released for the budget, so the first audio of
-  a request never waits for a re-creation (it shares the packed weights through the cache file).
+- All signatures of a model share one activation workspace (XNNPACK's, sized by the largest
+  signature run so far): measured on the int8 vocoder, its ten sizes alive together hold 491 MB,
+  the 512-frame one alone 443 MB. So each stage has one model for the life of the runner; no
+  signature is ever re-created, and no request waits for a model it already used.
 - Input/output buffers are created once per signature and reused; inputs are fed and outputs read
   by the names the manifest lists.
 """
@@ -35,12 +33,6 @@ from .errors import KokoroError
 XNNPACK_FLAGS = 0x1 | 0x2 | 0x20
 """QS8 and QU8 kernels (the defaults, which any explicit flags replace) and transient indirection
 buffers (measured: -28 MB of arena for the 128-frame vocoder)."""
-
-DEFAULT_VOCODER_ARENA_FRAMES = 512
-"""Frames of vocoder signatures above FIRST_CHUNK_FRAMES whose arenas may be alive together
-(arena ~0.45 MB per frame)."""
-FIRST_CHUNK_FRAMES = 96
-"""Vocoder sizes kept on their own model: a first chunk (api.FIRST_CHUNK_PHONEMES) fits in them."""
 
 _NOISE = re.compile(r"^(INFO|WARNING|VERBOSE): \[|^INFO: Created TensorFlow Lite|^└|^ERROR: \[.*compiler_plugin")
 _ENVIRONMENT = None
@@ -233,11 +225,10 @@ class StageRunner:
     """`run(stage, signature, **inputs) -> outputs` over one bundle folder's files for a precision."""
 
     def __init__(self, folder: Path, manifest: Manifest, files: dict[str, str], threads: int,
-                 weight_cache: WeightCache | None, vocoder_arena_frames: int = DEFAULT_VOCODER_ARENA_FRAMES):
+                 weight_cache: WeightCache | None):
         self.folder, self.manifest, self.files = Path(folder), manifest, files
         self.threads = threads
         self.weight_cache = weight_cache
-        self.vocoder_arena_frames = vocoder_arena_frames
         self._models: dict[str, object] = {}
         self._signatures: dict[tuple[str, str], _Signature] = {}
         self._lock = threading.Lock()
@@ -247,8 +238,8 @@ class StageRunner:
     def close(self) -> None:
         """Release every model and arena (the runner re-creates them if used again)."""
         with self._lock:
-            for slot in list(self._models):
-                self.release(slot)
+            for stage in list(self._models):
+                self.release(stage)
 
     def __del__(self):
         with contextlib.suppress(Exception):
@@ -263,16 +254,9 @@ class StageRunner:
                        cpu_options=CpuOptions(num_threads=threads, xnnpack_flags=XNNPACK_FLAGS,
                                               xnnpack_weight_cache_path=cache_path))
 
-    @staticmethod
-    def slot(stage: str, signature: str) -> str:
-        """The model a signature runs on: its stage's, or for small vocoder sizes "vocoder/first"."""
-        return "vocoder/first" if stage == "vocoder" and _frames(signature) <= FIRST_CHUNK_FRAMES else stage
-
-    def model(self, slot: str):
-        """A slot's CompiledModel (slot: a stage, or "vocoder/first"), created (and its weight cache
-        built or checked) on first use."""
-        stage = slot.split("/")[0]
-        if slot not in self._models:
+    def model(self, stage: str):
+        """A stage's CompiledModel, created (and its weight cache built or checked) on first use."""
+        if stage not in self._models:
             from ai_edge_litert.compiled_model import CompiledModel
 
             file_name = self.files[stage]
@@ -287,16 +271,16 @@ class StageRunner:
                                   "Convert the bundles again with `kokoro-litert convert`.") from e
             if tmp is not None and tmp.is_file():
                 self.weight_cache.publish(file_name, tmp)
-            self._models[slot] = model
+            self._models[stage] = model
             self.creations[stage] += 1
-        return self._models[slot]
+        return self._models[stage]
 
-    def release(self, slot: str) -> None:
-        """Drop a slot's model (and every arena it holds); it is re-created on next use."""
+    def release(self, stage: str) -> None:
+        """Drop a stage's model (and its workspace); it is re-created on next use."""
         with quiet_native_logs():
-            for key in [k for k in self._signatures if self.slot(*k) == slot]:
+            for key in [k for k in self._signatures if k[0] == stage]:
                 del self._signatures[key]
-            model = self._models.pop(slot, None)
+            model = self._models.pop(stage, None)
             if model is not None:
                 model.close()
                 del model
@@ -304,18 +288,11 @@ class StageRunner:
     def _signature(self, stage: str, name: str) -> _Signature:
         key = (stage, name)
         if key not in self._signatures:
-            slot = self.slot(stage, name)
-            if slot == "vocoder" and self._vocoder_frames_alive() + _frames(name) > self.vocoder_arena_frames:
-                self.release("vocoder")
             spec = self.manifest.signature(stage, name)
-            model = self.model(slot)
+            model = self.model(stage)
             with quiet_native_logs():  # buffer creation sets up the accelerator's environment, which logs
                 self._signatures[key] = _Signature(model, name, spec)
         return self._signatures[key]
-
-    def _vocoder_frames_alive(self) -> int:
-        """Frames of the budgeted vocoder model's live arenas."""
-        return sum(_frames(name) for stage, name in self._signatures if self.slot(stage, name) == "vocoder")
 
     def run(self, stage: str, signature: str, **inputs) -> dict[str, np.ndarray]:
         """One signature call; inputs are cast to the manifest's dtypes and checked against its shapes."""
@@ -339,6 +316,3 @@ class StageRunner:
             sig.runs += 1
             return out
 
-
-def _frames(signature: str) -> int:
-    return int(signature.rsplit("_", 1)[1])

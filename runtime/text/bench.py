@@ -128,7 +128,7 @@ def bench_frontend(text: str | None = None, repeats: int = 3, lang: str = "a") -
     - ``phonemes``: characters in the phoneme output for the whole text.
     - ``warnings``: warning lines `phonemize` returned for the text.
     - ``repeats``: timed passes over the text after the first call.
-    - ``load_seconds``: reading the lexicon tables (misaki's gold and silver JSON) into memory.
+    - ``load_seconds``: opening the lexicon tables (SQLite in the user cache, `lexicon.load_tables`).
     - ``first_call_seconds``: the first `phonemize` of the text after the load (espeak-ng
       initialization for out-of-lexicon words and other one-time work included).
     - ``pass_seconds_best``, ``pass_seconds_median``: one pass over the whole text, lexicon loaded.

@@ -2,8 +2,9 @@
 
 Re-implements the behaviour of misaki 0.9.4 `en.Lexicon` (misaki/en.py; Apache-2.0) without its
 spaCy tags: callers pass a coarse tag guessed from context instead. Data: misaki/data/{us,gb}_{gold,
-silver}.json, read with importlib.resources; the exported portable form is described in
-`kokoro_litert.runtime.text` (the package docstring).
+silver}.json, read with importlib.resources and kept as SQLite tables in the user cache
+(`load_tables`); the exported portable form is described in `kokoro_litert.runtime.text` (the
+package docstring).
 
 Phoneme conventions (misaki's): ˈ primary and ˌ secondary stress sit right before the stressed
 vowel; A I O W Y Q are the diphthongs eɪ aɪ oʊ aʊ ɔɪ əʊ; ᵊ is a reduced schwa, ᵻ a reduced ɪ/ə.
@@ -11,9 +12,14 @@ vowel; A I O W Y Q are the diphthongs eɪ aɪ oʊ aʊ ɔɪ əʊ; ᵊ is a reduce
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.resources
 import json
+import os
+import sqlite3
+import tempfile
+import threading
 from pathlib import Path
 from typing import Union
 
@@ -101,9 +107,8 @@ def _grow(d: dict) -> dict:
     return {**extra, **d}
 
 
-@functools.lru_cache(maxsize=None)
-def load_tables(lang: str) -> tuple[dict, dict]:
-    """(gold, silver) for lang "a" or "b", case-grown; read once per process."""
+def load_json_tables(lang: str) -> tuple[dict, dict]:
+    """(gold, silver) for lang "a" or "b" as dicts, case-grown, from misaki's JSON (~55 MB, 0.2 s)."""
     prefix = "gb" if lang == "b" else "us"
     pkg = importlib.resources.files("misaki.data")
     tables = []
@@ -111,6 +116,86 @@ def load_tables(lang: str) -> tuple[dict, dict]:
         with (pkg / f"{prefix}_{tier}.json").open(encoding="utf-8") as f:
             tables.append(_grow(json.load(f)))
     return tables[0], tables[1]
+
+
+TABLE_FORMAT = 1
+"""Version of the on-disk lookup tables below; part of their file name."""
+
+
+class DiskTable:
+    """One tier (gold or silver) of a lexicon looked up in a read-only SQLite file: the dict
+    interface the lookups use (get, in, []), without holding 180,000 entries in the heap."""
+
+    def __init__(self, connection: sqlite3.Connection, lock: threading.Lock, tier: str):
+        self._connection, self._lock = connection, lock
+        self._query = f"SELECT v FROM {tier} WHERE k = ?"
+
+    def get(self, word: str, default=None):
+        with self._lock:
+            row = self._connection.execute(self._query, (word,)).fetchone()
+        if row is None:
+            return default
+        return json.loads(row[0]) if row[0].startswith("{") else row[0]  # phonemes never start with "{"
+
+    def __contains__(self, word: str) -> bool:
+        return self.get(word, _MISSING) is not _MISSING
+
+    def __getitem__(self, word: str):
+        value = self.get(word, _MISSING)
+        if value is _MISSING:
+            raise KeyError(word)
+        return value
+
+
+_MISSING = object()
+
+
+def table_path(lang: str, folder: Path) -> Path:
+    from importlib.metadata import version
+
+    return folder / f"{'gb' if lang == 'b' else 'us'}-misaki{version('misaki')}-v{TABLE_FORMAT}.sqlite"
+
+
+def _write_tables(path: Path, lang: str) -> None:
+    """Write gold and silver into `path` atomically (a temporary file beside it, then renamed)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        with contextlib.closing(sqlite3.connect(tmp)) as db:
+            for tier, table in zip(("gold", "silver"), load_json_tables(lang)):
+                db.execute(f"CREATE TABLE {tier} (k TEXT PRIMARY KEY, v TEXT NOT NULL) WITHOUT ROWID")
+                db.executemany(f"INSERT INTO {tier} VALUES (?, ?)",
+                               ((k, v if isinstance(v, str) else json.dumps(v, ensure_ascii=False))
+                                for k, v in table.items()))
+            db.commit()
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
+@functools.lru_cache(maxsize=None)
+def load_tables(lang: str):
+    """(gold, silver) for lang "a" or "b", case-grown, once per process: DiskTables over a SQLite
+    copy of misaki's data in the user cache (written on first use, ~2 s), or dicts when the cache
+    cannot be written."""
+    from kokoro_litert.runtime.cache import cache_root
+
+    path = table_path(lang, cache_root() / "lexicon")
+    try:
+        if not path.is_file():
+            _write_tables(path, lang)
+        connection = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+        connection.execute("SELECT 1 FROM gold LIMIT 1").fetchone()  # a truncated or foreign file fails here
+    except (OSError, sqlite3.Error):
+        with contextlib.suppress(OSError):
+            if path.is_file():
+                path.unlink()  # unreadable: written again next time
+        return load_json_tables(lang)
+    lock = threading.Lock()
+    return DiskTable(connection, lock, "gold"), DiskTable(connection, lock, "silver")
 
 
 class Lexicon:
@@ -291,7 +376,7 @@ class Lexicon:
 @functools.lru_cache(maxsize=None)
 def merged_table(lang: str) -> dict:
     """Gold over silver, case-grown: the table `export_lexicon` writes (cached; do not mutate)."""
-    gold, silver = load_tables(lang)
+    gold, silver = load_json_tables(lang)
     return {**silver, **gold}
 
 
