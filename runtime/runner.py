@@ -5,8 +5,11 @@
   them and the same weights are held once however many signatures use them.
 - All signatures of a model share one activation workspace (XNNPACK's, sized by the largest
   signature run so far): measured on the int8 vocoder, its ten sizes alive together hold 491 MB,
-  the 512-frame one alone 443 MB. So each stage has one model for the life of the runner; no
-  signature is ever re-created, and no request waits for a model it already used.
+  the 512-frame one alone 443 MB. So each stage keeps one model. XNNPACK grows the workspace by
+  allocating the larger one before freeing the old, so growing it from 384 to 512 frames peaked
+  160 MB above what stays resident; when a vocoder signature larger than any the model has run
+  needs to grow a workspace of REGROW_FRAMES frames or more, the model is re-created first
+  (~0.45 s, at most once per vocoder size in a process's life).
 - Input/output buffers are created once per signature and reused; inputs are fed and outputs read
   by the names the manifest lists.
 """
@@ -33,6 +36,9 @@ from .errors import KokoroError
 XNNPACK_FLAGS = 0x1 | 0x2 | 0x20
 """QS8 and QU8 kernels (the defaults, which any explicit flags replace) and transient indirection
 buffers (measured: -28 MB of arena for the 128-frame vocoder)."""
+
+REGROW_FRAMES = 128
+"""Vocoder workspace (in frames, ~0.45 MB each) from which growing it re-creates the model."""
 
 _NOISE = re.compile(r"^(INFO|WARNING|VERBOSE): \[|^INFO: Created TensorFlow Lite|^└|^ERROR: \[.*compiler_plugin")
 _ENVIRONMENT = None
@@ -233,6 +239,7 @@ class StageRunner:
         self._signatures: dict[tuple[str, str], _Signature] = {}
         self._lock = threading.Lock()
         self.creations: dict[str, int] = {stage: 0 for stage in STAGES}
+        self._vocoder_frames_run = 0  # the largest vocoder signature the current model has run
         _RUNNERS.add(self)
 
     def close(self) -> None:
@@ -281,12 +288,18 @@ class StageRunner:
             for key in [k for k in self._signatures if k[0] == stage]:
                 del self._signatures[key]
             model = self._models.pop(stage, None)
+            if stage == "vocoder":
+                self._vocoder_frames_run = 0
             if model is not None:
                 model.close()
                 del model
 
     def _signature(self, stage: str, name: str) -> _Signature:
         key = (stage, name)
+        if stage == "vocoder" and _frames(name) > self._vocoder_frames_run:
+            if self._vocoder_frames_run >= REGROW_FRAMES:
+                self.release("vocoder")  # frees the old workspace before the larger one is allocated
+            self._vocoder_frames_run = _frames(name)
         if key not in self._signatures:
             spec = self.manifest.signature(stage, name)
             model = self.model(stage)
@@ -316,3 +329,6 @@ class StageRunner:
             sig.runs += 1
             return out
 
+
+def _frames(signature: str) -> int:
+    return int(signature.rsplit("_", 1)[1])
