@@ -64,6 +64,36 @@ def test_voice_cache_is_bounded(tts):
     assert len(tts._voice_cache) <= VOICE_CACHE_SIZE
 
 
+def test_vocoder_model_is_recreated_only_to_grow_a_large_workspace(tts):
+    """runner.REGROW_FRAMES: one vocoder model until a size above any it ran must grow a workspace
+    of 128+ frames; a re-created model gives the same output as before (XNNPACK is deterministic
+    for a given thread count)."""
+    from kokoro_litert.runtime.litert import random_inputs
+    from kokoro_litert.runtime.runner import REGROW_FRAMES, StageRunner
+
+    backend = tts.backend
+    manifest = backend.bundle.manifest
+    runner = StageRunner(backend.bundle.folder, manifest, backend.bundle.files(backend.precision), 2,
+                         backend.runner.weight_cache)
+    sizes = sorted(int(n.split("_")[1]) for n in manifest.signatures["vocoder"])
+    small = [f for f in sizes if f <= REGROW_FRAMES]
+    assert len(small) >= 2 and sizes[-1] > REGROW_FRAMES
+    inputs = {f: random_inputs(manifest.signature("vocoder", f"frames_{f}"), np.random.default_rng(f)) for f in sizes}
+    first = runner.run("vocoder", f"frames_{small[0]}", **inputs[small[0]])
+    for f in small[1:]:  # growing below REGROW_FRAMES keeps the model
+        runner.run("vocoder", f"frames_{f}", **inputs[f])
+    assert runner.creations["vocoder"] == 1
+    runner.run("vocoder", f"frames_{small[0]}", **inputs[small[0]])  # smaller than the workspace: no growth
+    assert runner.creations["vocoder"] == 1
+    runner.run("vocoder", f"frames_{sizes[-1]}", **inputs[sizes[-1]])  # grows a REGROW_FRAMES workspace
+    assert runner.creations["vocoder"] == 2
+    again = runner.run("vocoder", f"frames_{small[0]}", **inputs[small[0]])
+    assert runner.creations["vocoder"] == 2
+    for key in first:
+        np.testing.assert_array_equal(again[key], first[key])
+    runner.close()
+
+
 def _copy(bundle_dir: Path, dst: Path) -> Path:
     """A plain copy of the bundle folder (its graphs, voices, lexicons, manifest; no weight cache)."""
     shutil.copytree(bundle_dir, dst, ignore=shutil.ignore_patterns(".xnnpack", "conversion*"))

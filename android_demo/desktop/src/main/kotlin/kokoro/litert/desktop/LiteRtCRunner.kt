@@ -7,7 +7,7 @@ import com.sun.jna.ptr.PointerByReference
 import kokoro.litert.buckets.Manifest
 import kokoro.litert.buckets.STAGES
 import kokoro.litert.runtime.BUNDLE_REMEDY
-import kokoro.litert.runtime.DEFAULT_VOCODER_ARENA_FRAMES
+import kokoro.litert.runtime.REGROW_FRAMES
 import kokoro.litert.runtime.KokoroError
 import kokoro.litert.runtime.StageRunner
 import kokoro.litert.runtime.Tensor
@@ -23,9 +23,10 @@ import java.util.zip.CRC32
  * - one CompiledModel per stage file, created on first use, with `num_threads`, the same XNNPACK
  *   flags and an XNNPACK weight cache file (`WeightCache`: keyed by the graph's sha256, the LiteRT
  *   version and the CPU), so the packed weights are mmapped and held once;
- * - each signature keeps its buffers (and LiteRT its activation arena) once it has run; the vocoder's
- *   model is re-created whenever keeping one more vocoder signature would exceed
- *   `vocoderArenaFrames` frames of arenas;
+ * - each signature keeps its buffers once it has run; a model's signatures share one XNNPACK
+ *   workspace, which XNNPACK grows by allocating the larger one before freeing the old, so the
+ *   vocoder's model is re-created before a signature larger than any it has run grows a workspace
+ *   of `REGROW_FRAMES` frames or more;
  * - inputs are fed and outputs read by name, checked against the manifest's shapes and dtypes; each
  *   file's signature names and I/O names are checked against the manifest when it loads.
  *
@@ -38,7 +39,6 @@ class LiteRtCRunner(
     private val files: Map<String, String>,
     private val threads: Int,
     private val weightCache: WeightCache?,
-    private val vocoderArenaFrames: Int = DEFAULT_VOCODER_ARENA_FRAMES,
     private val lib: LiteRtC
 ) : StageRunner {
     private class Sig(val index: Long, val inputNames: List<String>, val outputNames: List<String>,
@@ -53,6 +53,7 @@ class LiteRtCRunner(
     private val models = HashMap<String, Model>()
     private val buffers = LinkedHashMap<Pair<String, String>, Buffers>()
     val creations = HashMap<String, Int>()
+    private var vocoderFramesRun = 0 // the largest vocoder signature the current model has run
 
     private fun check(status: Int, what: String) {
         if (status != LiteRtC.OK) throw KokoroError("LiteRT failed to $what (status $status).", "Convert the bundles again with `kokoro-litert convert`.")
@@ -133,11 +134,11 @@ class LiteRtCRunner(
 
     private fun buffersFor(stage: String, signature: String): Buffers {
         val key = Pair(stage, signature)
-        buffers[key]?.let { return it }
-        if (stage == "vocoder") {
-            val alive = buffers.keys.filter { it.first == "vocoder" }.sumBy { frames(it.second) }
-            if (alive + frames(signature) > vocoderArenaFrames) release("vocoder")
+        if (stage == "vocoder" && frames(signature) > vocoderFramesRun) {
+            if (vocoderFramesRun >= REGROW_FRAMES) release("vocoder") // frees the old workspace first
+            vocoderFramesRun = frames(signature)
         }
+        buffers[key]?.let { return it }
         manifest.signature(stage, signature) // a signature the manifest does not list is a ManifestError
         val m = model(stage)
         val sig = m.signatures[signature] ?: throw KokoroError("The $stage graph has no signature $signature.", BUNDLE_REMEDY)
@@ -163,6 +164,7 @@ class LiteRtCRunner(
             val b = buffers.remove(key)!!
             (b.inputs + b.outputs).forEach { lib.LiteRtDestroyTensorBuffer(it) }
         }
+        if (stage == "vocoder") vocoderFramesRun = 0
         models.remove(stage)?.let {
             quietNativeLogs {
                 lib.LiteRtDestroyCompiledModel(it.compiled)

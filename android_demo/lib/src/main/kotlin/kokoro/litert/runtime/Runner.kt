@@ -45,8 +45,8 @@ class Tensor private constructor(val shape: IntArray, private val f: FloatArray?
 /** XNNPACK flags (runner.py XNNPACK_FLAGS): QS8 | QU8 (the defaults, which explicit flags replace) | transient indirection buffers. */
 const val XNNPACK_FLAGS = 0x1 or 0x2 or 0x20
 
-/** Frames of vocoder signatures whose arenas may be alive together (runner.py DEFAULT_VOCODER_ARENA_FRAMES). */
-const val DEFAULT_VOCODER_ARENA_FRAMES = 512
+/** Vocoder workspace (frames) from which growing it re-creates the model first (runner.py REGROW_FRAMES). */
+const val REGROW_FRAMES = 128
 
 /**
  * Where XNNPACK's packed weights for a bundle's files live (runner.py `WeightCache`, same protocol):
