@@ -22,12 +22,15 @@ for jar in "$JARS/jna.jar" "$JARS/kotlin-stdlib.jar"; do
   [ -f "$jar" ] || { echo "error: $jar is missing. Run android_demo/setup.sh first." >&2; exit 2; }
 done
 
-# compile NAME "SOURCE DIRS" CLASSPATH: build/NAME.jar, rebuilt only when its sources' hash changes.
+# compile NAME "SOURCE DIRS" CLASSPATH: build/NAME.jar, rebuilt only when its sources' (or its
+# classpath's own built jars') hash changes.
 compile() {
   local name="$1" dirs="$2" cp="$3" sources stamp
   # shellcheck disable=SC2086
   sources=$(cd "$HERE" && find $dirs -name '*.kt' | LC_ALL=C sort)
-  stamp=$( (cd "$HERE" && cat $sources; echo "$cp") | sha256sum | cut -c1-16)
+  # the stamps of jars this build compiles against too: a changed library rebuilds its tests
+  stamp=$( (cd "$HERE" && cat $sources; echo "$cp"
+            for jar in ${cp//:/ }; do cat "${jar%.jar}.stamp" 2>/dev/null || true; done) | sha256sum | cut -c1-16)
   if [ -f "$BUILD/$name.jar" ] && [ "$(cat "$BUILD/$name.stamp" 2>/dev/null)" = "$stamp" ]; then
     return 0
   fi
