@@ -134,9 +134,11 @@ def cast_weights_float16(src: Path, dst: Path) -> int:
     from ai_edge_litert import schema_py_generated as schema
     from ai_edge_litert.tools import flatbuffer_utils
 
+    from kokoro_litert.convert.tfl_ops import opcode_index
+
     model = flatbuffer_utils.read_model(str(src))
     weight_input = {getattr(schema.BuiltinOperator, name): k for name, k in FLOAT16_WEIGHT_INPUTS.items()}
-    dequantize = _opcode(model, schema, schema.BuiltinOperator.DEQUANTIZE)
+    dequantize = opcode_index(model, schema.BuiltinOperator.DEQUANTIZE)
     half_buffer = {}  # float32 buffer -> its float16 copy, model-wide
     for graph in model.subgraphs:
         half_tensor = {}  # float32 tensor -> the float16 tensor its DEQUANTIZE reads, per subgraph
@@ -172,16 +174,6 @@ def cast_weights_float16(src: Path, dst: Path) -> int:
             model.buffers[i].data = None  # the float32 copy, no longer read
     flatbuffer_utils.write_model(model, str(dst))
     return len(half_buffer)
-
-
-def _opcode(model, schema, builtin: int) -> int:
-    for i, code in enumerate(model.operatorCodes):
-        if max(code.builtinCode, code.deprecatedBuiltinCode) == builtin:
-            return i
-    code = schema.OperatorCodeT()
-    code.builtinCode, code.deprecatedBuiltinCode, code.version = builtin, min(builtin, 127), 1
-    model.operatorCodes.append(code)
-    return len(model.operatorCodes) - 1
 
 
 def quantize_file(src: Path, dst: Path, precision: str, stage: str, module) -> dict:

@@ -95,6 +95,21 @@ def expand_sequence_lstms(path: str | Path) -> int:
     return expanded
 
 
+def opcode_index(model, builtin: int) -> int:
+    """Index of a builtin op's code in a ModelT, appended if the model has none yet."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    for i, code in enumerate(model.operatorCodes):
+        if max(code.builtinCode, code.deprecatedBuiltinCode) == builtin and code.customCode is None:
+            return i
+    code = schema.OperatorCodeT()
+    code.builtinCode = builtin
+    code.deprecatedBuiltinCode = min(builtin, 127)  # 127 = PLACEHOLDER_FOR_GREATER_OP_CODES
+    code.version = 1
+    model.operatorCodes.append(code)
+    return len(model.operatorCodes) - 1
+
+
 class _LoopWriter:
     """Flatbuffer surgery on a ModelT (ai_edge_litert's schema object API)."""
 
@@ -107,15 +122,7 @@ class _LoopWriter:
     # --- model-level helpers ------------------------------------------------------------------------
 
     def opcode(self, builtin: int) -> int:
-        for i, code in enumerate(self.model.operatorCodes):
-            if max(code.builtinCode, code.deprecatedBuiltinCode) == builtin and code.customCode is None:
-                return i
-        code = self.s.OperatorCodeT()
-        code.builtinCode = builtin
-        code.deprecatedBuiltinCode = min(builtin, 127)  # 127 = PLACEHOLDER_FOR_GREATER_OP_CODES
-        code.version = 1
-        self.model.operatorCodes.append(code)
-        return len(self.model.operatorCodes) - 1
+        return opcode_index(self.model, builtin)
 
     def buffer(self, array) -> int:
         import numpy as np
