@@ -94,6 +94,55 @@ def test_vocoder_model_is_recreated_only_to_grow_a_large_workspace(tts):
     runner.close()
 
 
+def _resident_kb(path: Path) -> int:
+    """This process's resident KB of its mappings of `path` (/proc/self/smaps)."""
+    inode, total, current = os.stat(path).st_ino, 0, False
+    with open("/proc/self/smaps") as smaps:
+        for line in smaps:
+            fields = line.split()
+            if "-" in fields[0] and len(fields) >= 5 and not fields[0].endswith(":"):
+                current = fields[4] == str(inode)
+            elif current and fields[0] == "Rss:":
+                total += int(fields[1])
+    return total
+
+
+@pytest.mark.skipif(not Path("/proc/self/smaps").exists(), reason="needs Linux /proc")
+def test_only_the_running_stage_keeps_its_weights_mapped_in(tts):
+    """runner.release_mapped_pages: before a stage runs, the other stages' graph and weight-cache
+    pages leave the process (they stay in the page cache) and come back when needed: the same
+    outputs, bit for bit, as a runner that keeps everything resident. One signature's I/O buffers
+    are kept per stage."""
+    from kokoro_litert.runtime.litert import random_inputs
+    from kokoro_litert.runtime.runner import StageRunner
+
+    backend = tts.backend
+    manifest = backend.bundle.manifest
+    files = backend.bundle.files(backend.precision)
+    rng = np.random.default_rng(7)
+    calls = [("predictor", "tokens_32"), ("prosody", "tokens_32_frames_128"), ("vocoder", "frames_48"),
+             ("vocoder", "frames_64"), ("predictor", "tokens_32")]
+    inputs = {c: random_inputs(manifest.signature(*c), rng) for c in calls}
+    outputs = {}
+    for release in (False, True):
+        runner = StageRunner(backend.bundle.folder, manifest, files, 2, backend.runner.weight_cache,
+                             release_idle_weights=release)
+        outputs[release] = [runner.run(*c, **inputs[c]) for c in calls[:4]]
+        if release:
+            predictor_cache = runner.stage_files("predictor")[-1]
+            assert predictor_cache.suffix == ".xnnpack"
+            assert _resident_kb(predictor_cache) == 0, "the predictor's weights stayed resident while the vocoder ran"
+            assert _resident_kb(runner.stage_files("vocoder")[-1]) > 10_000
+            assert [k for k in runner._signatures if k[0] == "vocoder"] == [("vocoder", "frames_64")]
+        outputs[release].append(runner.run(*calls[4], **inputs[calls[4]]))
+        if release:
+            assert _resident_kb(predictor_cache) > 10_000
+        runner.close()
+    for kept, released in zip(outputs[False], outputs[True]):
+        for name in kept:
+            np.testing.assert_array_equal(released[name], kept[name])
+
+
 def _copy(bundle_dir: Path, dst: Path) -> Path:
     """A plain copy of the bundle folder (its graphs, voices, lexicons, manifest; no weight cache)."""
     shutil.copytree(bundle_dir, dst, ignore=shutil.ignore_patterns(".xnnpack", "conversion*"))
