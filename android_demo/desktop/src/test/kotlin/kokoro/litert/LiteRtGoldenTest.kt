@@ -66,11 +66,31 @@ class LiteRtGoldenTest {
                     val bound = if (precision == "int8") 0.99 else 0.9999
                     if (r < bound) failures.add("$id audio correlation $r < $bound")
                 }
+                // The vocoder ran last: the predictor's weight cache left the process (runner.py's policy).
+                val predictorCache = runner.stageFiles("predictor").last()
+                assertTrue("$predictorCache is not the weight cache", predictorCache.name.endsWith(".xnnpack"))
+                assertEquals("$precision: KB of the predictor's weight cache resident while the vocoder ran",
+                             0L, residentKb(predictorCache))
+                assertTrue("$precision: the vocoder's weight cache is not resident after it ran",
+                           residentKb(runner.stageFiles("vocoder").last()) > 1000)
             } finally {
                 runner.close()
             }
         }
         Compare.report("litert_end_to_end", "{" + report.joinToString(", ") + "}")
         assertTrue(failures.joinToString("; "), failures.isEmpty())
+    }
+
+    /** This process's resident KB of its mappings of `file` (/proc/self/smaps, matched by inode). */
+    private fun residentKb(file: File): Long {
+        val inode = java.nio.file.Files.getAttribute(file.toPath(), "unix:ino").toString()
+        var current = false
+        var total = 0L
+        for (line in File("/proc/self/smaps").readLines()) {
+            val f = line.trim().split(Regex("\\s+"))
+            if (f.size >= 5 && f[0].contains('-') && !f[0].endsWith(":")) current = f[4] == inode
+            else if (current && f[0] == "Rss:") total += f[1].toLong()
+        }
+        return total
     }
 }

@@ -80,6 +80,7 @@ interface LibC : Library {
     fun getauxval(type: Long): Long
     fun strdup(s: String): Pointer
     fun open(path: String, flags: Int, mode: Int): Int
+    fun madvise(addr: Pointer, length: Long, advice: Int): Int
 
     companion object {
         val INSTANCE: LibC by lazy { Native.load("c", LibC::class.java) }

@@ -23,7 +23,9 @@ import java.util.zip.CRC32
  * - one CompiledModel per stage file, created on first use, with `num_threads`, the same XNNPACK
  *   flags and an XNNPACK weight cache file (`WeightCache`: keyed by the graph's sha256, the LiteRT
  *   version and the CPU), so the packed weights are mmapped and held once;
- * - each signature keeps its buffers once it has run; a model's signatures share one XNNPACK
+ * - a stage keeps the buffers of the signature it ran last only; only the running stage's graph
+ *   and weight-cache pages stay mapped in (`MappedPages.release` on the others before a stage runs);
+ * - a model's signatures share one XNNPACK
  *   workspace, which XNNPACK grows by allocating the larger one before freeing the old, so the
  *   vocoder's model is re-created before a signature larger than any it has run grows a workspace
  *   of `REGROW_FRAMES` frames or more;
@@ -39,7 +41,8 @@ class LiteRtCRunner(
     private val files: Map<String, String>,
     private val threads: Int,
     private val weightCache: WeightCache?,
-    private val lib: LiteRtC
+    private val lib: LiteRtC,
+    private val releaseIdleWeights: Boolean = true
 ) : StageRunner {
     private class Sig(val index: Long, val inputNames: List<String>, val outputNames: List<String>,
                       val inputTypes: List<Memory>, val outputTypes: List<Memory>)
@@ -54,6 +57,21 @@ class LiteRtCRunner(
     private val buffers = LinkedHashMap<Pair<String, String>, Buffers>()
     val creations = HashMap<String, Int>()
     private var vocoderFramesRun = 0 // the largest vocoder signature the current model has run
+    private var mappedStage: String? = null // the stage whose files may be resident
+
+    /** The files a stage's model maps: its graph and, if there is one, its weight cache. */
+    fun stageFiles(stage: String): List<File> {
+        val fileName = files.getValue(stage)
+        return listOfNotNull(File(folder, fileName), weightCache?.path(fileName))
+    }
+
+    private fun releaseOtherStages(stage: String) {
+        val last = mappedStage
+        if (releaseIdleWeights && last != null && last != stage) {
+            MappedPages.release(models.keys.filter { it != stage }.flatMap { stageFiles(it) })
+        }
+        mappedStage = stage
+    }
 
     private fun check(status: Int, what: String) {
         if (status != LiteRtC.OK) throw KokoroError("LiteRT failed to $what (status $status).", "Convert the bundles again with `kokoro-litert convert`.")
@@ -90,6 +108,7 @@ class LiteRtCRunner(
             Model(model, compiled.value, signatures(model, stage, path))
         }
         if (tmp != null && tmp.isFile) weightCache!!.publish(fileName, tmp)
+        if (releaseIdleWeights) MappedPages.release(listOf(path)) // read while creating, barely after
         creations[stage] = (creations[stage] ?: 0) + 1
         created
     }
@@ -140,6 +159,10 @@ class LiteRtCRunner(
         }
         buffers[key]?.let { return it }
         manifest.signature(stage, signature) // a signature the manifest does not list is a ManifestError
+        for (other in buffers.keys.filter { it.first == stage }) { // one signature's buffers per stage
+            val b = buffers.remove(other)!!
+            (b.inputs + b.outputs).forEach { lib.LiteRtDestroyTensorBuffer(it) }
+        }
         val m = model(stage)
         val sig = m.signatures[signature] ?: throw KokoroError("The $stage graph has no signature $signature.", BUNDLE_REMEDY)
         val made = quietNativeLogs {
@@ -181,6 +204,7 @@ class LiteRtCRunner(
     @Synchronized
     override fun run(stage: String, signature: String, inputs: Map<String, Tensor>): Map<String, Tensor> {
         val spec = manifest.signature(stage, signature)
+        releaseOtherStages(stage)
         val b = buffersFor(stage, signature)
         val sig = models.getValue(stage).signatures.getValue(signature)
         if (inputs.keys != spec.inputs.keys) throw IllegalArgumentException("$stage/$signature takes ${spec.inputs.keys.sorted()}, got ${inputs.keys.sorted()}")
