@@ -65,10 +65,25 @@ def normals(seed: int, stream: int, count: int) -> np.ndarray:
 
 def uniforms_from(seed: int, stream: int, start: int, count: int) -> np.ndarray:
     """uniform(start..start+count-1) of one stream (counter-based: any slice on its own)."""
-    i = np.arange(start + 1, start + count + 1, dtype=np.uint64)
+    z = np.arange(start + 1, start + count + 1, dtype=np.uint64)
     with np.errstate(over="ignore"):
-        words = _mix(_key(seed, stream) + i * np.uint64(GOLDEN))
-    return (words >> np.uint64(11)).astype(np.float64) * 2.0**-53
+        z *= np.uint64(GOLDEN)
+        z += _key(seed, stream)
+        _mix_in_place(z)
+    z >>= np.uint64(11)
+    u = z.astype(np.float64)
+    u *= 2.0**-53
+    return u
+
+
+def _mix_in_place(z: np.ndarray) -> None:
+    """`_mix` without temporaries (the same words): most of the excitation's host time was here."""
+    t = np.empty_like(z)
+    for shift, multiplier in ((30, _M1), (27, _M2), (31, None)):
+        np.right_shift(z, np.uint64(shift), out=t)
+        z ^= t
+        if multiplier is not None:
+            z *= multiplier
 
 
 def excitation_noise(seed: int, samples: int, harmonics: int) -> tuple[np.ndarray, np.ndarray]:
@@ -83,7 +98,9 @@ def excitation_noise(seed: int, samples: int, harmonics: int) -> tuple[np.ndarra
     for start in range(0, total, block):
         count = min(block, total - start)
         u = uniforms_from(seed, NOISE_STREAM, start, count + count % 2).reshape(-1, 2)
-        r = np.sqrt(-2.0 * np.log(1.0 - u[:, 0]))
+        r = np.sqrt(-2.0 * np.log(1.0 - u[:, 0]))  # as `normals`, written into the result directly
         a = 2.0 * np.pi * u[:, 1]
-        noise[start : start + count] = np.stack([r * np.cos(a), r * np.sin(a)], axis=1).reshape(-1)[:count]
+        pairs = noise[start : start + count]
+        pairs[0::2] = r[: (count + 1) // 2] * np.cos(a[: (count + 1) // 2])
+        pairs[1::2] = r[: count // 2] * np.sin(a[: count // 2])
     return rand_ini, noise.reshape(samples, harmonics)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import os
 import platform
 import re
@@ -114,12 +115,19 @@ def return_freed_memory() -> None:
 MADV_DONTNEED = 4
 
 
+@functools.cache
+def _madvise():
+    import ctypes
+
+    madvise = ctypes.CDLL(None).madvise
+    madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    return madvise
+
+
 def release_mapped_pages(files) -> int:
     """Drop this process's resident pages of these files' read-only mappings (Linux madvise
     MADV_DONTNEED; the page cache keeps them, a later access maps them back). Returns the bytes
     of the mappings released; 0 where this is not Linux or nothing maps them."""
-    import ctypes
-
     ids = set()
     for f in files:
         with contextlib.suppress(OSError):
@@ -127,20 +135,23 @@ def release_mapped_pages(files) -> int:
             ids.add((os.major(st.st_dev), os.minor(st.st_dev), st.st_ino))
     if not ids:
         return 0
+    inodes = [f" {ino} " for _, _, ino in ids]
     released = 0
     try:
-        madvise = ctypes.CDLL(None).madvise
-        madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+        madvise = _madvise()
         with open("/proc/self/maps") as maps:
-            for line in maps:
-                fields = line.split()
-                if len(fields) < 6 or "w" in fields[1]:
-                    continue  # anonymous, or writable: never drop pages that may hold writes
-                major, minor = (int(x, 16) for x in fields[3].split(":"))
-                if (major, minor, int(fields[4])) in ids:
-                    start, end = (int(x, 16) for x in fields[0].split("-"))
-                    if madvise(start, end - start, MADV_DONTNEED) == 0:
-                        released += end - start
+            lines = maps.read().splitlines()  # read anew each time: mappings come and go
+        for line in lines:
+            if not any(ino in line for ino in inodes):
+                continue  # a quick filter: ~700 lines, a few of them ours
+            fields = line.split()
+            if len(fields) < 6 or "w" in fields[1]:
+                continue  # anonymous, or writable: never drop pages that may hold writes
+            major, minor = (int(x, 16) for x in fields[3].split(":"))
+            if (major, minor, int(fields[4])) in ids:
+                start, end = (int(x, 16) for x in fields[0].split("-"))
+                if madvise(start, end - start, MADV_DONTNEED) == 0:
+                    released += end - start
     except (OSError, AttributeError, ValueError):
         return released
     return released
