@@ -10,9 +10,10 @@
   160 MB above what stays resident; when a vocoder signature larger than any the model has run
   needs to grow a workspace of REGROW_FRAMES frames or more, the model is re-created first
   (~0.45 s, at most once per vocoder size in a process's life).
-- Input/output buffers are kept for the signature a stage ran last only (creating them takes
-  ~0.2 ms; kept for all ten vocoder sizes they held ~50 MB); inputs are fed and outputs read by the
-  names the manifest lists.
+- No I/O buffers are kept between calls (kept per signature, they held ~50 MB for the ten vocoder
+  sizes): each call writes its inputs into fresh buffers (0.1 ms to create) and has the outputs
+  written straight into the arrays it returns (host-memory buffers; no second copy). Inputs and
+  outputs go by the names the manifest lists.
 - Only the running stage's weights stay mapped into the process: before a stage runs, the pages of
   the other stages' graph and weight-cache files are released from it (`release_mapped_pages`).
   They are clean, read-only file pages, so the kernel keeps them in its page cache (reclaimable)
@@ -265,16 +266,35 @@ def _crc32(path: Path) -> int:
     return crc
 
 
+HOST_ALIGNMENT = 64
+"""LiteRT uses a host-memory buffer in place only if it starts on a 64-byte boundary (otherwise it
+binds an aligned copy, and an output written there would never reach the array)."""
+
+
+def _host_array(shape, dtype) -> np.ndarray:
+    """Zeros whose data starts on a HOST_ALIGNMENT boundary."""
+    dtype = np.dtype(dtype)
+    nbytes = int(np.prod(shape)) * dtype.itemsize
+    raw = np.zeros(nbytes + HOST_ALIGNMENT, np.uint8)
+    start = -raw.ctypes.data % HOST_ALIGNMENT
+    return raw[start:start + nbytes].view(dtype).reshape(shape)
+
+
+def _host_buffer(array: np.ndarray):
+    from ai_edge_litert.tensor_buffer import TensorBuffer
+
+    assert array.ctypes.data % HOST_ALIGNMENT == 0 and array.flags.c_contiguous
+    return TensorBuffer.create_from_host_memory(array)
+
+
 class _Signature:
-    """One signature's index, reusable I/O buffers, and shapes."""
+    """One signature's index, I/O names and shapes."""
 
     def __init__(self, model, name: str, spec):
         self.model = model
         self.index = model.get_signature_index(name)
         order = model.get_signature_list()[name]
         self.input_names, self.output_names = list(order["inputs"]), list(order["outputs"])
-        self.inputs = model.create_input_buffers(self.index)
-        self.outputs = model.create_output_buffers(self.index)
         self.spec = spec
         self.runs = 0
 
@@ -357,8 +377,6 @@ class StageRunner:
                 self.release("vocoder")  # frees the old workspace before the larger one is allocated
             self._vocoder_frames_run = _frames(name)
         if key not in self._signatures:
-            for other in [k for k in self._signatures if k[0] == stage]:
-                del self._signatures[other]  # one signature's buffers per stage (see module doc)
             spec = self.manifest.signature(stage, name)
             model = self.model(stage)
             with quiet_native_logs():  # buffer creation sets up the accelerator's environment, which logs
@@ -383,19 +401,28 @@ class StageRunner:
             sig = self._signature(stage, signature)
             if set(inputs) != set(sig.input_names):
                 raise ValueError(f"{stage}/{signature} takes {sorted(sig.input_names)}, got {sorted(inputs)}")
+            arrays = []
+            for name in sig.input_names:
+                t = sig.spec.inputs[name]
+                value = np.ascontiguousarray(inputs[name], dtype=t.dtype)
+                if value.shape != t.shape:
+                    raise ValueError(f"{stage}/{signature} input {name} must be {t.shape}, got {value.shape}")
+                arrays.append(value)
+            out = {name: _host_array(sig.spec.outputs[name].shape, sig.spec.outputs[name].dtype)
+                   for name in sig.output_names}
             # The first call sets up the accelerator and the buffers' environment, which logs.
             with quiet_native_logs() if sig.runs == 0 else contextlib.nullcontext():
-                for name, buffer in zip(sig.input_names, sig.inputs):
-                    t = sig.spec.inputs[name]
-                    value = np.ascontiguousarray(inputs[name], dtype=t.dtype)
-                    if value.shape != t.shape:
-                        raise ValueError(f"{stage}/{signature} input {name} must be {t.shape}, got {value.shape}")
+                # Inputs in managed buffers: a host-memory buffer carries no shape, which LiteRT
+                # refuses for an input ("cannot auto-resize"); outputs are written in place.
+                ins = sig.model.create_input_buffers(sig.index)
+                for buffer, value in zip(ins, arrays):
                     buffer.write(value)
-                sig.model.run_by_index(sig.index, sig.inputs, sig.outputs)
-                out = {}
-                for name, buffer in zip(sig.output_names, sig.outputs):
-                    t = sig.spec.outputs[name]
-                    out[name] = buffer.read(int(np.prod(t.shape)), np.dtype(t.dtype).type).reshape(t.shape)
+                outs = [_host_buffer(out[name]) for name in sig.output_names]
+                try:
+                    sig.model.run_by_index(sig.index, ins, outs)
+                finally:
+                    for buffer in ins + outs:  # before the arrays they point into can go
+                        buffer.destroy()
             sig.runs += 1
             return out
 
