@@ -34,8 +34,8 @@ class LiteRTBackend:
         self.precision = precision or manifest.default_precision
         files = self.bundle.files(self.precision)
         cache = WeightCache(self.bundle.folder, manifest, cache_root() / "xnnpack") if weight_cache else None
-        # release_idle_weights=False keeps every stage's weights resident: ~185 MB more at the peak,
-        # ~3% less time (no page re-mapping between stages; see runtime/runner.py).
+        # release_idle_weights=False keeps every stage's weights resident: ~140 MB more at the peak,
+        # 3-4% less time (no page re-mapping between stages; see runtime/runner.py).
         self.runner = StageRunner(self.bundle.folder, manifest, files, threads or os.cpu_count() or 1, cache,
                                   release_idle_weights)
         self.vocab = manifest.vocab
