@@ -379,8 +379,7 @@ class StageRunner:
         if key not in self._signatures:
             spec = self.manifest.signature(stage, name)
             model = self.model(stage)
-            with quiet_native_logs():  # buffer creation sets up the accelerator's environment, which logs
-                self._signatures[key] = _Signature(model, name, spec)
+            self._signatures[key] = _Signature(model, name, spec)
         return self._signatures[key]
 
     def stage_files(self, stage: str) -> list[Path]:
