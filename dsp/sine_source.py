@@ -18,6 +18,7 @@ gets the same float32 values (the JVM port does the same); that is within an ulp
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import numpy as np
 
@@ -31,7 +32,7 @@ from kokoro_litert.buckets import (
 )
 
 N_HARMONICS = HARMONIC_NUM + 1  # 9 sine channels: F0 and 8 overtones
-_BLOCK = 1 << 15  # audio samples per block of the upsampled phase (1.4 s)
+_BLOCK = 1 << 13  # audio samples per block of the excitation (0.34 s)
 
 _F32 = np.float32
 
@@ -70,17 +71,19 @@ def _fma_f32(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
     return r
 
 
-def _linear_taps(n_in: int, scale_factor: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _linear_taps(n_in: int, scale_factor: float, out: slice | None = None,
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Taps and weights of F.interpolate(mode="linear", align_corners=False, scale_factor=...).
 
     Mirrors ATen's CPU path (UpSample.h): out_len = floor(n_in * scale_factor) in double; the ratio
     is float32(1 / scale_factor); src = max(ratio * (i + 0.5) - 0.5, 0) in float32 (fused);
     i0 = min(floor(src), n_in - 1); i1 = i0 + 1 except at the end; lambda1 = clamp(src - i0, 0, 1).
-    Returns (i0, i1, lambda0, lambda1), each [out_len].
+    Returns (i0, i1, lambda0, lambda1), each [out_len], or for the outputs in `out` only.
     """
     n_out = math.floor(n_in * scale_factor)
     ratio = _F32(1.0 / scale_factor)
-    dst = np.arange(n_out, dtype=_F32) + _F32(0.5)  # exact: indices are far below 2**24
+    first, stop, _ = (out or slice(0, n_out)).indices(n_out)
+    dst = np.arange(first, stop, dtype=_F32) + _F32(0.5)  # exact: indices are far below 2**24
     src = _fma_f32(np.full_like(dst, ratio), dst, _F32(-0.5))
     src = np.maximum(src, _F32(0))
     i0 = np.minimum(np.floor(src).astype(np.int64), n_in - 1)
@@ -117,18 +120,33 @@ def sine_gen(
     f0_up: [N] audio-rate F0 in Hz (N a multiple of F0_UPSAMPLE, as from `upsample_f0`).
     rand_ini: [N_HARMONICS] initial phases in [0, 1) (upstream's torch.rand); entry 0 is ignored
         (upstream zeroes the fundamental's).
-    noise: [N, N_HARMONICS] standard normal (upstream's torch.randn_like(sine_waves)).
+    noise: [N, N_HARMONICS] standard normal (upstream's torch.randn_like(sine_waves)), or a
+        function (start, stop) -> its rows start..stop-1, so that it need not be held whole.
     Returns (sine_waves [N, N_HARMONICS] float32, uv [N] float32).
     """
+    blocks, uv = _sine_wave_blocks(f0_up, rand_ini, noise)
+    sine_waves = np.empty((uv.shape[0], N_HARMONICS), dtype=_F32)
+    for blk, sine in blocks:
+        sine_waves[blk] = sine
+    return sine_waves, uv
+
+
+def _sine_wave_blocks(f0_up: np.ndarray, rand_ini: np.ndarray, noise: np.ndarray):
+    """`sine_gen` in blocks of _BLOCK samples: (an iterator of (slice, sine_waves[slice]), uv).
+    Elementwise past the phase cumsum, so the blocks hold the same numbers as the whole array."""
     f0_up = np.asarray(f0_up, dtype=_F32)
     n = f0_up.shape[0]
     if f0_up.ndim != 1 or n == 0 or n % F0_UPSAMPLE:
         raise ValueError(f"f0_up must be 1-D with a length multiple of {F0_UPSAMPLE}, got {f0_up.shape}")
     rand_ini = np.array(rand_ini, dtype=_F32).reshape(N_HARMONICS)
     rand_ini[0] = 0  # no initial phase for the fundamental
-    noise = np.asarray(noise, dtype=_F32)
-    if noise.shape != (n, N_HARMONICS):
-        raise ValueError(f"noise must have shape {(n, N_HARMONICS)}, got {noise.shape}")
+    if callable(noise):
+        noise_rows = noise
+    else:
+        noise = np.asarray(noise, dtype=_F32)
+        if noise.shape != (n, N_HARMONICS):
+            raise ValueError(f"noise must have shape {(n, N_HARMONICS)}, got {noise.shape}")
+        noise_rows = lambda start, stop: noise[start:stop]  # noqa: E731
     harmonics = np.arange(1, N_HARMONICS + 1, dtype=_F32)
 
     # _f02sine. rad_values = (fn / sr) % 1, plus rand_ini on the first sample, then downsampled
@@ -146,21 +164,24 @@ def sine_gen(
     # torch's CPU cumsum accumulates float32 in double and rounds each partial sum.
     phase = np.cumsum(rad_down, axis=0, dtype=np.float64).astype(_F32) * _F32(2) * _F32(np.pi)
     phase = phase * _F32(F0_UPSAMPLE)
-    j0, j1, mu0, mu1 = _linear_taps(phase.shape[0], float(F0_UPSAMPLE))
     uv = (f0_up > _F32(VOICED_THRESHOLD)).astype(_F32)
-    # Upstream: uv * noise_std + (1 - uv) * sine_amp / 3, evaluated left to right in float32.
-    noise_amp = uv * _F32(NOISE_STD) + ((_F32(1) - uv) * _F32(SINE_AMP)) / _F32(3)
-    sine_waves = np.empty((n, N_HARMONICS), dtype=_F32)
-    # Block by block (elementwise, so the same numbers): a whole 12.8 s utterance at once needed
-    # ~100 MB of float64 temporaries, which set the process's peak memory.
-    for b in range(0, n, _BLOCK):
-        blk = slice(b, b + _BLOCK)
-        phase_up = _blend(phase[j0[blk]], phase[j1[blk]], mu0[blk, None], mu1[blk, None])  # [block, 9]
-        # sin in float64, rounded once: a value every host computes alike (numpy's float32 sin is a
-        # SIMD approximation that differs from a correctly rounded one in the last bit).
-        sine = np.sin(phase_up.astype(np.float64)).astype(_F32) * _F32(SINE_AMP)
-        sine_waves[blk] = sine * uv[blk, None] + noise_amp[blk, None] * noise[blk]
-    return sine_waves, uv
+
+    def blocks():
+        # Block by block, taps included (elementwise, so the same numbers): a whole 12.8 s
+        # utterance at once needed ~100 MB of float64 temporaries.
+        for b in range(0, n, _BLOCK):
+            blk = slice(b, min(b + _BLOCK, n))
+            j0, j1, mu0, mu1 = _linear_taps(phase.shape[0], float(F0_UPSAMPLE), blk)
+            phase_up = _blend(phase[j0], phase[j1], mu0[:, None], mu1[:, None])  # [block, 9]
+            # sin in float64, rounded once: a value every host computes alike (numpy's float32 sin is a
+            # SIMD approximation that differs from a correctly rounded one in the last bit).
+            sine = np.sin(phase_up.astype(np.float64)).astype(_F32) * _F32(SINE_AMP)
+            voiced = uv[blk, None]
+            # Upstream: uv * noise_std + (1 - uv) * sine_amp / 3, evaluated left to right in float32.
+            noise_amp = voiced * _F32(NOISE_STD) + ((_F32(1) - voiced) * _F32(SINE_AMP)) / _F32(3)
+            yield blk, sine * voiced + noise_amp * noise_rows(blk.start, blk.stop)
+
+    return blocks(), uv
 
 
 def sine_source(
@@ -170,14 +191,15 @@ def sine_source(
     *,
     rng: np.random.Generator | None = None,
     rand_ini: np.ndarray | None = None,
-    noise: np.ndarray | None = None,
+    noise: np.ndarray | Callable[[int, int], np.ndarray] | None = None,
 ) -> np.ndarray:
     """Harmonic excitation har_source [2 * L * F0_UPSAMPLE] from the F0 predictor's curve.
 
     f0: [2 * L] F0 in Hz, two values per alignment frame (F0_pred / Generator's `f0` input).
     weight, bias: the learned merge layer `m_source.l_linear` ([1, 9] or [9], and [1] or scalar).
-    rng: draws whichever of rand_ini ([9] uniform) and noise ([N, 9] standard normal) is not given;
-        defaults to a fresh unseeded Generator (upstream is unseeded too).
+    rng: draws whichever of rand_ini ([9] uniform) and noise ([N, 9] standard normal, or a
+        function of a row range as in `sine_gen`) is not given; defaults to a fresh unseeded
+        Generator (upstream is unseeded too).
     Returns float32 [N]: tanh(sine_waves @ weight + bias), upstream's har_source.
     """
     f0_up = upsample_f0(f0)
@@ -190,11 +212,15 @@ def sine_source(
             noise = rng.standard_normal((n, N_HARMONICS), dtype=_F32)
     weight = np.asarray(weight, dtype=_F32).reshape(N_HARMONICS)
     bias = _F32(np.asarray(bias, dtype=_F32).reshape(()))
-    sine_waves, _ = sine_gen(f0_up, rand_ini, noise)
     # The 9 -> 1 merge and tanh in float64, summed k = 0..8 in order, rounded once: specified so
     # that every host (the JVM port too) gets the same float32 excitation, whatever its BLAS or
-    # SIMD libm does. Upstream computes it in float32 (within an ulp of this).
-    merged = np.full(n, np.float64(bias))
-    for k in range(N_HARMONICS):
-        merged += sine_waves[:, k].astype(np.float64) * np.float64(weight[k])
-    return np.tanh(merged).astype(_F32)
+    # SIMD libm does. Upstream computes it in float32 (within an ulp of this). Merged block by
+    # block: the [N, 9] sines of a 12.8 s utterance alone are 11 MB.
+    har_source = np.empty(n, dtype=_F32)
+    blocks, _ = _sine_wave_blocks(f0_up, rand_ini, noise)
+    for blk, sine in blocks:
+        merged = np.full(sine.shape[0], np.float64(bias))
+        for k in range(N_HARMONICS):
+            merged += sine[:, k].astype(np.float64) * np.float64(weight[k])
+        har_source[blk] = np.tanh(merged)
+    return har_source

@@ -54,15 +54,27 @@ def stft(x: np.ndarray, pad_mode: str = "reflect") -> tuple[np.ndarray, np.ndarr
     else:
         raise ValueError(f"pad_mode must be 'reflect' or 'replicate', got {pad_mode!r}")
     frames = np.lib.stride_tricks.sliding_window_view(padded, ISTFT_N_FFT)[::ISTFT_HOP]  # [F, n_fft]
-    # The windowed frames in float32 as upstream, the DFT, magnitude and angle in float64, rounded
-    # once: a value every host computes alike (a float32 FFT's last bit depends on its algorithm).
-    spec = np.fft.rfft((frames * _window()).astype(np.float64), axis=-1).T  # [n_freq, F] complex128
-    # A real FFT leaves Im of DC and Nyquist at +0; force it so a negative real bin always gets
-    # phase +pi as from torch.angle (a -0 would give -pi).
-    spec.imag[0] = 0.0
-    spec.imag[-1] = 0.0
-    magnitude = np.hypot(spec.real, spec.imag).astype(np.float32)
-    return magnitude, np.arctan2(spec.imag, spec.real).astype(np.float32)
+    magnitude = np.empty((N_FREQ, frames.shape[0]), dtype=np.float32)
+    phase = np.empty_like(magnitude)
+    for blk in _frame_blocks(frames.shape[0]):
+        # The windowed frames in float32 as upstream, the DFT, magnitude and angle in float64,
+        # rounded once: a value every host computes alike (a float32 FFT's last bit depends on its
+        # algorithm).
+        spec = np.fft.rfft((frames[blk] * _window()).astype(np.float64), axis=-1).T  # [n_freq, block]
+        # A real FFT leaves Im of DC and Nyquist at +0; force it so a negative real bin always gets
+        # phase +pi as from torch.angle (a -0 would give -pi).
+        spec.imag[0] = 0.0
+        spec.imag[-1] = 0.0
+        magnitude[:, blk] = np.hypot(spec.real, spec.imag)
+        phase[:, blk] = np.arctan2(spec.imag, spec.real)
+    return magnitude, phase
+
+
+def _frame_blocks(n_frames: int, block: int = 1 << 13):
+    """Slices of at most `block` frames: every frame is transformed on its own, so working through
+    them in blocks gives the same numbers and keeps the float64 temporaries of a 12.8 s utterance
+    (~30 MB whole) at a few MB."""
+    return [slice(b, min(b + block, n_frames)) for b in range(0, n_frames, block)]
 
 
 def istft(magnitude: np.ndarray, phase: np.ndarray) -> np.ndarray:
@@ -81,23 +93,27 @@ def istft(magnitude: np.ndarray, phase: np.ndarray) -> np.ndarray:
     n_frames = magnitude.shape[1]
     if n_frames < 2:
         raise ValueError(f"istft needs at least 2 frames, got {n_frames}")
-    spec = np.empty((N_FREQ, n_frames), dtype=np.complex64)
-    np.multiply(magnitude, np.cos(phase), out=spec.real)
-    np.multiply(magnitude, np.sin(phase), out=spec.imag)
-    # c2r inverse with 1/n_fft like torch.istft (it ignores Im of the DC and Nyquist bins too).
-    frames = np.fft.irfft(spec.T, n=ISTFT_N_FFT, axis=-1).astype(np.float32, copy=False)  # [F, n_fft]
+    frames = np.empty((n_frames, ISTFT_N_FFT), dtype=np.float32)
+    for blk in _frame_blocks(n_frames):
+        spec = np.empty((N_FREQ, blk.stop - blk.start), dtype=np.complex64)
+        np.multiply(magnitude[:, blk], np.cos(phase[:, blk]), out=spec.real)
+        np.multiply(magnitude[:, blk], np.sin(phase[:, blk]), out=spec.imag)
+        # c2r inverse with 1/n_fft like torch.istft (it ignores Im of the DC and Nyquist bins too).
+        frames[blk] = np.fft.irfft(spec.T, n=ISTFT_N_FFT, axis=-1)
     frames *= _window()
     blocks = frames.reshape(n_frames, OVERLAP, ISTFT_HOP)
     out = np.zeros((n_frames + OVERLAP - 1, ISTFT_HOP), dtype=np.float32)  # hop-sized blocks
     for j in range(OVERLAP):
         out[j : j + n_frames] += blocks[:, j]
+    del frames, blocks
     y = out.reshape(-1)[PAD:-PAD]
-    return y / _envelope(n_frames)
+    y /= _envelope(n_frames)
+    return y
 
 
-@functools.lru_cache(maxsize=16)
 def _envelope(n_frames: int) -> np.ndarray:
-    """Overlap-added squared window over n_frames frames, with the center padding trimmed."""
+    """Overlap-added squared window over n_frames frames, with the center padding trimmed.
+    (Not cached: one per utterance length would pile up, 1.2 MB each at 512 frames.)"""
     w2 = (_window() ** 2).reshape(OVERLAP, ISTFT_HOP)
     env = np.zeros((n_frames + OVERLAP - 1, ISTFT_HOP), dtype=np.float32)
     for j in range(OVERLAP):
@@ -105,7 +121,6 @@ def _envelope(n_frames: int) -> np.ndarray:
     env = env.reshape(-1)[PAD:-PAD]
     if env.min() < 1e-11:  # torch.istft's NOLA check; never true for Hann 20/5 with >= 2 frames
         raise ValueError("window overlap-add is ~0 somewhere: the STFT parameters are not invertible")
-    env.flags.writeable = False
     return env
 
 

@@ -82,7 +82,7 @@ class LiteRTBackend:
 
 def random_inputs(spec, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Inputs for a signature with every step real: noise, not zeros (int8 kernels scale by range)."""
-    inputs = {k: (rng.standard_normal(t.shape) if t.dtype.startswith("float") else np.zeros(t.shape)).astype(t.dtype)
+    inputs = {k: rng.standard_normal(t.shape, dtype=np.float32) if t.dtype == "float32" else np.zeros(t.shape, t.dtype)
               for k, t in spec.inputs.items()}
     for mask in {"token_mask", "frame_mask"} & set(inputs):
         inputs[mask][:] = 1

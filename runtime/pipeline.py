@@ -16,6 +16,7 @@ Torch-free: numpy and `kokoro_litert.dsp`.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -23,7 +24,8 @@ import numpy as np
 
 from kokoro_litert.buckets import N_FREQ, PAD_TOKEN, SAMPLES_PER_FRAME, STYLE_DIM
 from kokoro_litert.buckets.ladder import F0_PER_FRAME, Ladder, stft_frames, vocoder_signature
-from kokoro_litert.dsp import N_HARMONICS, alignment_matrix, excitation_noise, istft, round_durations, sine_source, stft
+from kokoro_litert.dsp import (N_HARMONICS, alignment_matrix, excitation_noise, excitation_rand_ini, istft, noise_rows,
+                               round_durations, sine_source, stft)
 
 from .backend import Synthesis
 
@@ -104,9 +106,11 @@ def synthesize(run: Runner, ladder: Ladder, source: SineSource, ids: Sequence[in
     # Harmonic source on the real F0 only, STFT'd at the real length (upstream's har has exactly
     # 120 n + 1 frames; the vocoder sees zeros past them, as its conv padding would give).
     f0 = np.asarray(pros["f0"], dtype=np.float32)[0, : F0_PER_FRAME * n_frames]
-    if excitation is None:
-        excitation = Excitation.from_seed(seed, n_frames)
-    har_source = sine_source(f0, source.weight, source.bias, rand_ini=excitation.rand_ini, noise=excitation.noise)
+    if excitation is None:  # the noise of Excitation.from_seed, drawn block by block (11 MB whole at 512 frames)
+        rand_ini, noise = excitation_rand_ini(seed, N_HARMONICS), functools.partial(noise_rows, seed, N_HARMONICS)
+    else:
+        rand_ini, noise = excitation.rand_ini, excitation.noise
+    har_source = sine_source(f0, source.weight, source.bias, rand_ini=rand_ini, noise=noise)
     magnitude, phase = stft(har_source)  # [11, 120 n + 1] each
     record("har_source", har_source)
     n_stft = magnitude.shape[1]
@@ -117,12 +121,13 @@ def synthesize(run: Runner, ladder: Ladder, source: SineSource, ids: Sequence[in
     har[0, :N_FREQ, :n_stft] = magnitude
     har[0, N_FREQ:, :n_stft] = phase
     # Not needed past here: freed before the vocoder call, the process's peak (~25 MB at 512 frames).
-    del har_source, magnitude, phase, excitation
+    del har_source, magnitude, phase
     f0_len = F0_PER_FRAME * frames
     feed = dict(asr=_fit_axis(pros["asr"], 2, frames), f0=_fit_axis(pros["f0"], 1, f0_len),
                 n=_fit_axis(pros["n"], 1, f0_len), style=style, har=har, frame_mask=_fit_axis(frame_mask, 1, frames))
     voc = run("vocoder", vocoder_signature(frames), **feed)
     record("vocoder", (vocoder_signature(frames), feed, voc))
+    del feed, har  # before the iSTFT's temporaries
     audio = istft(np.asarray(voc["magnitude"])[0, :, :n_stft], np.asarray(voc["phase"])[0, :, :n_stft])
     record("audio", audio)
     return Synthesis(audio=audio, durations=pred_dur, durations_raw=raw / np.float32(speed),

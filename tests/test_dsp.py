@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import functools
 import warnings
 from fractions import Fraction
 
@@ -29,7 +30,10 @@ from kokoro_litert.dsp import (
     FramesExceedBucketError,
     align,
     alignment_matrix,
+    excitation_noise,
+    excitation_rand_ini,
     istft,
+    noise_rows,
     round_durations,
     sine_gen,
     sine_source,
@@ -38,6 +42,7 @@ from kokoro_litert.dsp import (
     upsample_f0,
 )
 from kokoro_litert.dsp.sine_source import _blend, _fma_f32, _linear_taps
+from kokoro_litert.dsp.stft import _window
 
 torch = pytest.importorskip("torch")
 istftnet = pytest.importorskip("kokoro.istftnet")
@@ -254,6 +259,36 @@ def test_initial_phase_never_reaches_output():
     np.testing.assert_array_equal(a, b)
 
 
+def test_noise_drawn_in_blocks_is_the_whole_draw():
+    # The pipeline draws its excitation noise block by block (noise_rows) instead of whole
+    # (excitation_noise, which the golden vectors pin): any row range, odd starts included, must
+    # give exactly the same float32 values, and so must the excitation built from it.
+    rand_ini, noise = excitation_noise(-3, 3 * 600, N_HARMONICS)
+    np.testing.assert_array_equal(excitation_rand_ini(-3, N_HARMONICS), rand_ini)
+    for start, stop in [(0, 1), (1, 2), (5, 6), (7, 300), (299, 1201), (3 * 600 - 3, 3 * 600)]:
+        np.testing.assert_array_equal(noise_rows(-3, N_HARMONICS, start, stop), noise[start:stop])
+    f0 = _f0_curve(2 * 3, np.random.default_rng(2))
+    w, b = np.linspace(-1, 1, N_HARMONICS, dtype=np.float32), 0.1
+    whole = sine_source(f0, w, b, rand_ini=rand_ini, noise=noise)
+    blocks = sine_source(f0, w, b, rand_ini=rand_ini, noise=functools.partial(noise_rows, -3, N_HARMONICS))
+    np.testing.assert_array_equal(blocks, whole)
+
+
+def test_stft_frames_are_transformed_alike_in_any_block():
+    # stft works through its frames in blocks; each frame's numbers must not depend on the block
+    # it fell in (checked against each frame transformed on its own, across block boundaries).
+    x = _signal(70 * 600, "noise", np.random.default_rng(3))  # 8401 frames: two blocks
+    mag, phase = stft(x, pad_mode="replicate")
+    padded = np.pad(x, ISTFT_N_FFT // 2, mode="edge")
+    window = _window()
+    for f in [0, 1, 8191, 8192, 8193, mag.shape[1] - 1]:
+        frame = padded[f * ISTFT_HOP : f * ISTFT_HOP + ISTFT_N_FFT]
+        spec = np.fft.rfft((frame * window).astype(np.float64))
+        spec.imag[[0, -1]] = 0.0
+        np.testing.assert_array_equal(mag[:, f], np.hypot(spec.real, spec.imag).astype(np.float32))
+        np.testing.assert_array_equal(phase[:, f], np.arctan2(spec.imag, spec.real).astype(np.float32))
+
+
 def test_sine_source_rng_is_reproducible():
     f0 = _f0_curve(40, np.random.default_rng(4))
     w, b = np.linspace(-1, 1, N_HARMONICS, dtype=np.float32), 0.1
@@ -297,7 +332,7 @@ def _assert_spectra_close(mag, phase, mag_t, phase_t, rel):
     np.testing.assert_array_equal(phase[[0, -1]][edge], phase_t[[0, -1]][edge])
 
 
-LENGTHS = [11, 12, 19, 20, 21, 599, 600, 601, 1234, 7 * 600, 64 * 600]
+LENGTHS = [11, 12, 19, 20, 21, 599, 600, 601, 1234, 7 * 600, 64 * 600, 512 * 600]
 
 
 @pytest.mark.parametrize("n", LENGTHS)
@@ -340,7 +375,7 @@ def _spectrum(n_frames: int, kind: str, rng: np.random.Generator):
     return mag.astype(np.float32), rng.uniform(-np.pi, np.pi, (N_FREQ, n_frames)).astype(np.float32)
 
 
-@pytest.mark.parametrize("n_frames", [2, 3, 4, 5, 7, 121, 1201, 120 * 64 + 1])
+@pytest.mark.parametrize("n_frames", [2, 3, 4, 5, 7, 121, 1201, 120 * 64 + 1, 120 * 512 + 1])
 @pytest.mark.parametrize("kind", ["generator", "uniform_phase"])
 def test_istft_matches_torch_istft(generator, n_frames, kind):
     mag, phase = _spectrum(n_frames, kind, np.random.default_rng(n_frames))
