@@ -30,7 +30,35 @@ from kokoro_litert.dsp import (N_HARMONICS, alignment_matrix, excitation_noise, 
 from .backend import Synthesis
 
 Runner = Callable[..., dict]
-"""run(stage, signature name, **inputs) -> {output name: array}."""
+"""run(stage, signature name, **inputs) -> {output name: array}. An input may be `Donated`."""
+
+HOST_ALIGNMENT = 64
+"""LiteRT uses a host-memory buffer in place only if it starts on a 64-byte boundary (otherwise it
+binds an aligned copy, and an output written there would never reach the array)."""
+
+
+class Donated(np.ndarray):
+    """An input the caller gives up (as buffer donation in XLA): a runner that has copied it into
+    its own input buffer may write the call's outputs into its memory, so the largest vocoder call
+    does not hold its 5.4 MB `har` and its 5.4 MB of magnitude and phase at once. The caller must
+    not read it after the call. `pool`: the aligned bytes behind it, a little longer than it."""
+
+    pool: np.ndarray
+
+    @classmethod
+    def zeros(cls, shape, dtype) -> "Donated":
+        nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
+        pool = aligned_zeros(nbytes + 4 * HOST_ALIGNMENT)  # room to align a few outputs
+        array = pool[:nbytes].view(dtype).reshape(shape).view(cls)
+        array.pool = pool
+        return array
+
+
+def aligned_zeros(nbytes: int) -> np.ndarray:
+    """nbytes zero bytes starting on a HOST_ALIGNMENT boundary."""
+    raw = np.zeros(nbytes + HOST_ALIGNMENT, np.uint8)
+    start = -raw.ctypes.data % HOST_ALIGNMENT
+    return raw[start:start + nbytes]
 
 
 @dataclass(frozen=True)
@@ -117,7 +145,8 @@ def synthesize(run: Runner, ladder: Ladder, source: SineSource, ids: Sequence[in
     # The vocoder runs at the fewest frames that hold the utterance (often fewer than prosody's
     # bucket): prosody's outputs are zero past the real length, so cutting them drops padding only.
     frames = ladder.pick_frames(n_frames)
-    har = np.zeros((1, 2 * N_FREQ, stft_frames(frames)), dtype=np.float32)
+    # Donated unless traced: the trace keeps the vocoder's inputs, which donation would overwrite.
+    har = (np.zeros if trace is not None else Donated.zeros)((1, 2 * N_FREQ, stft_frames(frames)), np.float32)
     har[0, :N_FREQ, :n_stft] = magnitude
     har[0, N_FREQ:, :n_stft] = phase
     # Not needed past here: freed before the vocoder call, the process's peak (~25 MB at 512 frames).

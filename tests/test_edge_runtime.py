@@ -94,6 +94,28 @@ def test_vocoder_model_is_recreated_only_to_grow_a_large_workspace(tts):
     runner.close()
 
 
+def test_a_donated_input_receives_the_outputs_and_changes_nothing(tts):
+    """pipeline.Donated: the vocoder's outputs are written into the donated har's memory once it
+    has been copied in, and are the same, bit for bit, as into fresh arrays; a traced synthesis
+    (which keeps its inputs, so donates nothing) gives the same audio as an untraced one."""
+    from kokoro_litert.runtime.litert import random_inputs
+    from kokoro_litert.runtime.pipeline import Donated
+
+    backend = tts.backend
+    inputs = random_inputs(backend.bundle.manifest.signature("vocoder", "frames_48"), np.random.default_rng(5))
+    fresh = backend.runner.run("vocoder", "frames_48", **inputs)
+    donated = Donated.zeros(inputs["har"].shape, np.float32)
+    donated[...] = inputs["har"]
+    reused = backend.runner.run("vocoder", "frames_48", **{**inputs, "har": donated})
+    assert all(np.shares_memory(reused[name], donated.pool) for name in reused)
+    for name in fresh:
+        np.testing.assert_array_equal(reused[name], fresh[name])
+    pack = tts.voice("af_heart")
+    phonemes = "ðə tɹˈeɪn wʌz lˈeɪt."
+    np.testing.assert_array_equal(backend.synthesize(phonemes, pack, seed=2, trace={}).audio,
+                                  backend.synthesize(phonemes, pack, seed=2).audio)
+
+
 def _resident_kb(path: Path) -> int:
     """This process's resident KB of its mappings of `path` (/proc/self/smaps)."""
     inode, total, current = os.stat(path).st_ino, 0, False
