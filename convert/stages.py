@@ -171,8 +171,10 @@ def _conv_chunked(conv: nn.Module, xc: torch.Tensor) -> torch.Tensor:
     weight = torch._weight_norm(conv.weight_v, conv.weight_g, 0) if hasattr(conv, "weight_g") else conv.weight
     if pad:
         zero = xc.new_zeros(1, xc.shape[1], 1, pad)
-        left = torch.cat([zero, xc[:-1, :, :, steps - pad :]], dim=0)  # previous chunk's last steps
-        right = torch.cat([xc[1:, :, :, :pad], zero], dim=0)  # next chunk's first steps
+        # The edge steps are cut out first, then the chunks: litert-torch lowers each index to its
+        # own SLICE, and cut the other way round the first one copied 23 of the 24 whole chunks.
+        left = torch.cat([zero, xc[..., steps - pad :][:-1]], dim=0)  # previous chunk's last steps
+        right = torch.cat([xc[..., :pad][1:], zero], dim=0)  # next chunk's first steps
         xc = torch.cat([left, xc, right], dim=-1)  # [K, C, 1, S + 2 pad]
     return F.conv2d(xc, weight.unsqueeze(2), conv.bias, dilation=(1, d), groups=conv.groups)
 
