@@ -43,7 +43,10 @@ class Donated(np.ndarray):
     does not hold its 5.4 MB `har` and its 5.4 MB of magnitude and phase at once. The caller must
     not read it after the call. `pool`: the aligned bytes behind it, a little longer than it."""
 
-    pool: np.ndarray
+    pool: np.ndarray | None
+
+    def __array_finalize__(self, obj):
+        self.pool = None  # views, copies and results of a donated array are not donated
 
     @classmethod
     def zeros(cls, shape, dtype) -> "Donated":

@@ -418,7 +418,7 @@ class StageRunner:
                 if value.shape != t.shape:
                     raise ValueError(f"{stage}/{signature} input {name} must be {t.shape}, got {value.shape}")
                 arrays.append(value)
-            donated = next((v for v in inputs.values() if isinstance(v, Donated)), None)
+            donated = next((v for v in inputs.values() if isinstance(v, Donated) and v.pool is not None), None)
             # The first call sets up the accelerator and the buffers' environment, which logs.
             with quiet_native_logs() if sig.runs == 0 else contextlib.nullcontext():
                 # Inputs in managed buffers: a host-memory buffer carries no shape, which LiteRT
