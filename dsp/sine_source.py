@@ -71,8 +71,8 @@ def _fma_f32(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
     return r
 
 
-def _linear_taps(n_in: int, scale_factor: float, out: slice | None = None,
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _linear_taps(n_in: int, scale_factor: float,
+                 out: slice | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Taps and weights of F.interpolate(mode="linear", align_corners=False, scale_factor=...).
 
     Mirrors ATen's CPU path (UpSample.h): out_len = floor(n_in * scale_factor) in double; the ratio

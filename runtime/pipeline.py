@@ -152,7 +152,7 @@ def synthesize(run: Runner, ladder: Ladder, source: SineSource, ids: Sequence[in
     har = (np.zeros if trace is not None else Donated.zeros)((1, 2 * N_FREQ, stft_frames(frames)), np.float32)
     har[0, :N_FREQ, :n_stft] = magnitude
     har[0, N_FREQ:, :n_stft] = phase
-    # Not needed past here: freed before the vocoder call, the process's peak (~25 MB at 512 frames).
+    # Not needed past here: freed before the vocoder call, the process's peak (8 MB at 512 frames).
     del har_source, magnitude, phase
     f0_len = F0_PER_FRAME * frames
     feed = dict(asr=_fit_axis(pros["asr"], 2, frames), f0=_fit_axis(pros["f0"], 1, f0_len),
