@@ -1,30 +1,38 @@
 """The quantized precisions of the converted stages, written beside the fp32 graphs by `convert`.
 
-Chosen per stage by measurement (end to end against PyTorch with durations and excitation pinned,
-5 sentences of 1.7-5 s; spectrogram / waveform correlation, worst sentence):
+Chosen per stage by measurement (end to end against PyTorch with durations and excitation pinned;
+spectrogram / waveform correlation, worst sentence). What decides it: the F0 curve drives the host
+sine source, whose phase integrates every error in it, so whatever reaches F0 stays float32.
 
-    stage      weights    fp32-everywhere-else result    why not smaller
-    predictor  fp16       0.99986 / 0.9987               int8 bi-LSTMs: 0.9972 / 0.80 (d feeds F0,
-                                                          whose error integrates into the phase)
-    prosody    fp32       -                              fp16: 0.9985 / 0.971 (its LSTM drives F0)
-    vocoder    int8       0.99933 / 0.9976 (as shipped)  -
+    stage      int8 on                              why not more
+    predictor  the text encoder (3 convs, the       ALBERT's feed-forward layers alone: 3 in
+               bi-LSTM's input projections): t_en   20 sentences change durations, waveform -0.09;
+               reaches the audio only through the   the duration encoder's bi-LSTMs: 0.80
+               vocoder's `asr`                      (both feed d, hence F0)
+    prosody    the N branch (7 convs): N feeds      the F0 branch: waveform 0.58 mean (fp16
+               the vocoder's N_conv only            weights already 0.971)
+    vocoder    the generator's residual convs,      the upsamplers: activation scales are one
+               the decoder's convs, every AdaIN's   per utterance there, spectrogram min 0.9971;
+               style affine                         conv_post feeds `sin` with arguments up to |50|
 
+    int8  the default. Dynamic-range int8 (weights per output channel, activations quantized on
+          the fly by XNNPACK, which takes one activation scale per batch element for a conv and one
+          per row for a fully-connected layer). The generator's residual convs run on 4-frame time
+          chunks laid along the batch axis (stages.GENERATOR_CHUNK_FRAMES: one scale per 0.1 s
+          instead of one per utterance), the decoder's convs one frame per batch element; the
+          style affines see one 128-value style vector. Screened one change at a time on 20
+          held-out sentences against the previous default (0.99958 / 0.99927 spectrogram mean /
+          min, 0.99826 / 0.99715 waveform): text encoder 0.99959 / 0.99937 and 0.99820 / 0.99738;
+          N branch 0.99959 / 0.99931 and 0.99826 / 0.99754; style affines 0.99958 / 0.99939 and
+          0.99822 / 0.99739. Files 205 -> 172 MB.
     fp16  predictor and vocoder with float16 weights (computed in float32 on CPUs), prosody fp32.
           Half the file, but not less memory or start-up on a CPU: LiteRT expands float16 weights
-          to float32 when it creates the model (predictor: +41 MB resident, +0.19 s creation), so
-          the default keeps the predictor float32 (fp16 predictor + int8 vocoder measured 0.99932 /
-          0.9971 on the worst sentence, fp32 predictor 0.99933 / 0.9977).
-    int8  the default: predictor and prosody fp32, and the vocoder's generator residual convs
-          (48, run on 4-frame time chunks laid along the batch axis, stages.GENERATOR_CHUNK_FRAMES:
-          one activation scale per 0.1 s instead of one per utterance) and decoder convs (one
-          frame per batch element) as dynamic-range int8 (weights per output channel, activations
-          quantized on the fly by XNNPACK); the upsamplers, noise convs, conv_post (it feeds `sin`
-          with arguments up to |50|) and style affines stay float32: as float16 they cost 124 MB
-          more resident memory (the runtime expands them at model creation) to save 16 MB of file.
+          to float32 when it creates the model (predictor: +41 MB resident, +0.19 s creation;
+          the vocoder's non-int8 weights: +124 MB). Misses the default's waveform floor: opt-in.
 
 Measured fidelity and speed per precision are in the README (tests/benchmarks/parity.py). Each
-vocoder selection is checked against the count the stage module implies, so a change in how the
-graph is lowered fails here instead of silently quantizing something else.
+selection is checked against the count the stage module implies, so a change in how a graph is
+lowered fails here instead of silently quantizing something else.
 """
 
 from __future__ import annotations
@@ -34,34 +42,57 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from kokoro_litert.convert.blocks import MaskedAdaIN1d
+
 PRECISIONS = ("fp16", "int8")
-SAME_AS = {("predictor", "int8"): "fp32", ("prosody", "fp16"): "fp32", ("prosody", "int8"): "fp32"}
+SAME_AS = {("prosody", "fp16"): "fp32"}
 """(stage, precision) -> the precision whose file it uses (no second copy of the same graph)."""
 
 
 @dataclass(frozen=True)
-class ConvGroup:
-    """CONV_2D ops picked by their weight shape [O, 1, k, I] (as XNNPACK-lowered), expected per signature."""
+class WeightGroup:
+    """Ops of one kind (`op`) picked by their weight's shape as lowered (CONV_2D [O, 1, k, I],
+    FULLY_CONNECTED [O, I]) and, with `feeds`, among the ops that feed that signature output and no
+    other; `per_signature` of them expected in every signature."""
 
     name: str
+    op: str
     shapes: frozenset
     per_signature: int
+    feeds: str | None = None
 
 
-def vocoder_groups(vocoder) -> list[ConvGroup]:
-    """The vocoder's int8 convs: the generator's residual blocks and the decoder's convs."""
-    gen = vocoder.generator
+def int8_groups(stage: str, module) -> list[WeightGroup]:
+    """The ops a stage's int8 file quantizes (see the module doc for why these)."""
+    if stage == "predictor":  # the text encoder: t_en reaches the audio through the vocoder only
+        te = module.text_encoder
+        convs = [block[0] for block in te.cnn]
+        return [WeightGroup("text-encoder convs", "CONV_2D", frozenset(_shape(c) for c in convs), len(convs), "t_en"),
+                WeightGroup("text-encoder LSTM input projections", "FULLY_CONNECTED",
+                            frozenset({tuple(te.lstm.weight_ih_l0.shape)}), 2, "t_en")]
+    if stage == "prosody":  # the N branch: its output feeds the vocoder's N_conv, not the sine source
+        convs = [c for b in module.N for c in (b.conv1, b.conv2, *([b.conv1x1] if b.learned_sc else []))]
+        return [WeightGroup("N-branch convs", "CONV_2D", frozenset(_shape(c) for c in convs), len(convs), "n")]
+    if stage != "vocoder":
+        raise ValueError(f"no int8 recipe for the {stage} stage")
+    gen = module.generator
     residual = [c for b in list(gen["resblocks"]) + list(gen["noise_res"]) for c in (*b.convs1, *b.convs2)]
     decoder = []
-    for block in [vocoder.decoder["encode"], *vocoder.decoder["decode"]]:
+    for block in [module.decoder["encode"], *module.decoder["decode"]]:
         decoder += [block.conv1, block.conv2] + ([block.conv1x1] if block.learned_sc else [])
+    # Every AdaIN's style affine runs as a 1x1 conv on the [1, 128, 1, 1] style (MaskedAdaIN1d).
+    affines = [m.fc for m in module.modules() if isinstance(m, MaskedAdaIN1d)]
 
     def group(name, convs):
-        return ConvGroup(name, frozenset(_shape(c) for c in convs), len(convs))
+        return WeightGroup(name, "CONV_2D", frozenset(_shape(c) for c in convs), len(convs))
 
-    groups = [group("residual", residual), group("decoder", decoder)]
-    if groups[0].shapes & groups[1].shapes:
-        raise ValueError("residual and decoder conv shapes overlap: select them another way")
+    groups = [group("residual", residual), group("decoder", decoder),
+              WeightGroup("style affines", "CONV_2D", frozenset((f.out_features, 1, 1, f.in_features) for f in affines),
+                          len(affines))]
+    for i, a in enumerate(groups):
+        for b in groups[i + 1 :]:
+            if a.op == b.op and a.shapes & b.shapes:
+                raise ValueError(f"{a.name} and {b.name} weight shapes overlap: select them another way")
     return groups
 
 
@@ -69,30 +100,59 @@ def _shape(conv) -> tuple[int, int, int, int]:
     return (conv.out_channels, 1, conv.kernel_size[0], conv.in_channels // conv.groups)
 
 
-def _conv_outputs(path: Path, groups: list[ConvGroup]) -> list[str]:
-    """Output tensor names of the CONV_2D ops in `groups`, checked per signature subgraph."""
+def _feeding(graph, output: int) -> set[int]:
+    """Indices of the ops whose results reach tensor `output` of `graph`."""
+    producer = {graph.Operators(i).Outputs(j): i for i in range(graph.OperatorsLength())
+                for j in range(graph.Operators(i).OutputsLength())}
+    found, todo = set(), [output]
+    while todo:
+        op = producer.get(todo.pop())
+        if op is None or op in found:
+            continue
+        found.add(op)
+        todo.extend(graph.Operators(op).Inputs(j) for j in range(graph.Operators(op).InputsLength()))
+    return found
+
+
+def selected_ops(path: Path, groups: list[WeightGroup]) -> dict[str, dict[str, list[str]]]:
+    """{signature: {group name: output tensor names of its ops}}, checked against `per_signature`
+    in every signature (and none in the loop bodies: those stay float)."""
     from ai_edge_litert import schema_py_generated as schema
 
     model = schema.Model.GetRootAsModel(Path(path).read_bytes(), 0)
+    codes = {getattr(schema.BuiltinOperator, g.op) for g in groups}
+    signatures = {}
+    for s in range(model.SignatureDefsLength()):
+        sig = model.SignatureDefs(s)
+        signatures[sig.SubgraphIndex()] = (sig.SignatureKey().decode(),
+                                           {sig.Outputs(j).Name().decode(): sig.Outputs(j).TensorIndex()
+                                            for j in range(sig.OutputsLength())})
     found = {}
     for g in range(model.SubgraphsLength()):
         graph = model.Subgraphs(g)
-        counts = found.setdefault(graph.Name().decode(), {gr.name: [] for gr in groups})
+        name, outputs = signatures.get(g, (graph.Name().decode(), {}))
+        feeding = {out: _feeding(graph, index) for out, index in outputs.items()}
+        only = {out: ops - set().union(*(o for k, o in feeding.items() if k != out)) for out, ops in feeding.items()}
+        picked = found.setdefault(name, {gr.name: [] for gr in groups})
         for i in range(graph.OperatorsLength()):
             op = graph.Operators(i)
             code = model.OperatorCodes(op.OpcodeIndex())
-            if max(code.BuiltinCode(), code.DeprecatedBuiltinCode()) != schema.BuiltinOperator.CONV_2D:
+            code = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
+            if code not in codes:
                 continue
             shape = tuple(int(v) for v in graph.Tensors(op.Inputs(1)).ShapeAsNumpy())
             for gr in groups:
-                if shape in gr.shapes:
-                    counts[gr.name].append(graph.Tensors(op.Outputs(0)).Name().decode())
-    wrong = {sig: {k: len(v) for k, v in c.items()} for sig, c in found.items()
-             if any(len(v) != gr.per_signature for gr, v in zip(groups, c.values()))}
+                if (code == getattr(schema.BuiltinOperator, gr.op) and shape in gr.shapes
+                        and (gr.feeds is None or i in only.get(gr.feeds, ()))):
+                    picked[gr.name].append(graph.Tensors(op.Outputs(0)).Name().decode())
+    expected = lambda sig: {gr.name: gr.per_signature if sig in {n for n, _ in signatures.values()} else 0  # noqa: E731
+                            for gr in groups}
+    wrong = {sig: {k: len(v) for k, v in picked.items()} for sig, picked in found.items()
+             if {k: len(v) for k, v in picked.items()} != expected(sig)}
     if wrong:
-        raise RuntimeError(f"expected {', '.join(f'{g.per_signature} {g.name}' for g in groups)} convs per signature "
+        raise RuntimeError(f"expected {', '.join(f'{g.per_signature} {g.name}' for g in groups)} per signature "
                            f"in {path}, found {wrong}: the graph changed, review convert/quantize.py")
-    return [n for c in found.values() for names in c.values() for n in names]
+    return found
 
 
 def _patch_duplicate_tensor_names() -> None:
@@ -187,13 +247,15 @@ def quantize_file(src: Path, dst: Path, precision: str, stage: str, module) -> d
     _patch_duplicate_tensor_names()
     qt = quantizer.Quantizer(str(src))
     ops = qtyping.TFLOperationName
-    if precision == "int8" and stage == "vocoder":
-        names = _conv_outputs(src, vocoder_groups(module))
-        # ai-edge-quantizer matches an op by its output tensor names joined with ";" plus a final ";".
-        qt.add_dynamic_config("^(" + "|".join(re.escape(n) for n in names) + ");$", ops.CONV_2D, num_bits=8)
-        selected = f"int8 on {len(names)} convs, float32 elsewhere"
-    else:
+    if precision != "int8":
         raise ValueError(f"no {precision!r} recipe for the {stage} stage")
+    groups = int8_groups(stage, module)
+    picked = selected_ops(src, groups)
+    for kind in sorted({g.op for g in groups}):
+        names = [n for by_group in picked.values() for g in groups if g.op == kind for n in by_group[g.name]]
+        # ai-edge-quantizer matches an op by its output tensor names joined with ";" plus a final ";".
+        qt.add_dynamic_config("^(" + "|".join(re.escape(n) for n in names) + ");$", getattr(ops, kind), num_bits=8)
+    selected = f"int8 on {', '.join(f'{g.per_signature} {g.name}' for g in groups)} per signature, float32 elsewhere"
     qt.quantize().export_model(str(dst), overwrite=True)
     dst.chmod(0o644)  # the quantizer writes it executable
     return {"selected": selected, "seconds": time.perf_counter() - start, "bytes": dst.stat().st_size}

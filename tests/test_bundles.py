@@ -184,33 +184,34 @@ def test_seeded_excitation_is_the_specified_generator(backends, heart):
     assert not np.array_equal(other.audio, seeded.audio)
 
 
-def test_int8_is_the_vocoder_convs_over_fp16_and_fp32(bundle_dir, stages):
-    """The default precision as convert/quantize.py documents it: predictor and prosody fp32, and
-    int8 weights exactly on the vocoder's residual and decoder convs (counted per signature)."""
+def test_int8_weights_are_exactly_the_recipe(bundle_dir, stages):
+    """The default precision as convert/quantize.py documents it: each stage's own int8 file, the
+    fp32 graph op for op, with int8 weights on exactly the ops of `int8_groups` (counted per
+    signature) and float32 weights everywhere else."""
     from ai_edge_litert import schema_py_generated as schema
 
-    from kokoro_litert.buckets.manifest import Manifest
-    from kokoro_litert.convert.quantize import vocoder_groups
+    from kokoro_litert.buckets.manifest import STAGES, Manifest
+    from kokoro_litert.convert.quantize import int8_groups, selected_ops
 
     manifest = Manifest.load(bundle_dir)
     fp32, fp16, int8 = (manifest.files_for(p) for p in ("fp32", "fp16", "int8"))
-    assert int8["predictor"] == fp32["predictor"] != fp16["predictor"]
-    assert int8["prosody"] == fp16["prosody"] == fp32["prosody"]
-    assert len({fp32["vocoder"], fp16["vocoder"], int8["vocoder"]}) == 3
-    # the same graph, plus a DEQUANTIZE per float16 weight (folded when XNNPACK packs the weights)
-    assert (sorted(op for op in graph_ops(bundle_dir / int8["vocoder"]) if op != "DEQUANTIZE")
-            == sorted(graph_ops(bundle_dir / fp32["vocoder"])))
-    expected = sum(g.per_signature for g in vocoder_groups(stages[2]))
-    model = schema.Model.GetRootAsModel((bundle_dir / int8["vocoder"]).read_bytes(), 0)
-    for g in range(model.SubgraphsLength()):
-        graph = model.Subgraphs(g)
-        int8_convs = 0
-        for i in range(graph.OperatorsLength()):
-            op = graph.Operators(i)
-            code = model.OperatorCodes(op.OpcodeIndex())
-            if max(code.BuiltinCode(), code.DeprecatedBuiltinCode()) == schema.BuiltinOperator.CONV_2D:
-                int8_convs += graph.Tensors(op.Inputs(1)).Type() == schema.TensorType.INT8
-        assert int8_convs == expected, (graph.Name(), int8_convs, expected)
+    assert fp16["prosody"] == fp32["prosody"]
+    for stage, module in zip(STAGES, stages):
+        assert len({fp32[stage], fp16[stage], int8[stage]}) == 3 - (stage == "prosody"), stage
+        # the same graph; ai-edge-quantizer adds nothing for dynamic-range ops
+        assert sorted(graph_ops(bundle_dir / int8[stage])) == sorted(graph_ops(bundle_dir / fp32[stage])), stage
+        picked = selected_ops(bundle_dir / int8[stage], int8_groups(stage, module))  # checks the counts
+        model = schema.Model.GetRootAsModel((bundle_dir / int8[stage]).read_bytes(), 0)
+        for g in range(model.SubgraphsLength()):
+            graph = model.Subgraphs(g)
+            names = {n for ops in picked.get(graph.Name().decode(), {}).values() for n in ops}
+            int8_ops = set()
+            for i in range(graph.OperatorsLength()):
+                op = graph.Operators(i)
+                if op.InputsLength() > 1 and op.Inputs(1) >= 0:
+                    if graph.Tensors(op.Inputs(1)).Type() == schema.TensorType.INT8:
+                        int8_ops.add(graph.Tensors(op.Outputs(0)).Name().decode())
+            assert int8_ops == names, (stage, graph.Name(), len(int8_ops), len(names))
 
 
 def test_fp16_is_the_fp32_graph_with_float16_weights(bundle_dir):
