@@ -52,9 +52,23 @@ def verify_sha256(path: Path, expected: str, what: str) -> None:
         )
 
 
+def _process_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+# Read once at import: os.umask can only be read by setting it, which is not safe once the server's
+# threads create files.
+_FILE_MODE = 0o666 & ~_process_umask()
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator:
-    """Open a temporary sibling of `path` for writing; rename it to `path` only on success."""
+    """Open a temporary sibling of `path` for writing; rename it to `path` only on success.
+
+    The file gets the permissions `open` would give it (0666 less the umask), not mkstemp's 0600:
+    a WAV written for a media server or another user must be readable by them."""
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -64,6 +78,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator:
                           "Choose a writable location (for the cache: --cache-dir or $KOKORO_LITERT_CACHE).") from e
     try:
         with os.fdopen(fd, mode) as f:
+            os.fchmod(f.fileno(), _FILE_MODE)
             yield f
             f.flush()
             os.fsync(f.fileno())
