@@ -100,10 +100,8 @@ def _shape(conv) -> tuple[int, int, int, int]:
     return (conv.out_channels, 1, conv.kernel_size[0], conv.in_channels // conv.groups)
 
 
-def _feeding(graph, output: int) -> set[int]:
-    """Indices of the ops whose results reach tensor `output` of `graph`."""
-    producer = {graph.Operators(i).Outputs(j): i for i in range(graph.OperatorsLength())
-                for j in range(graph.Operators(i).OutputsLength())}
+def _feeding(graph, producer: dict[int, int], output: int) -> set[int]:
+    """Indices of the ops whose results reach tensor `output` of `graph` (producer: tensor -> op)."""
     found, todo = set(), [output]
     while todo:
         op = producer.get(todo.pop())
@@ -114,25 +112,33 @@ def _feeding(graph, output: int) -> set[int]:
     return found
 
 
+def _feeding_only(graph, outputs: dict[str, int]) -> dict[str, set[int]]:
+    """Per signature output, the ops that feed it and no other output."""
+    producer = {graph.Operators(i).Outputs(j): i for i in range(graph.OperatorsLength())
+                for j in range(graph.Operators(i).OutputsLength())}
+    feeding = {out: _feeding(graph, producer, index) for out, index in outputs.items()}
+    return {out: ops - set().union(*(o for k, o in feeding.items() if k != out)) for out, ops in feeding.items()}
+
+
 def selected_ops(path: Path, groups: list[WeightGroup]) -> dict[str, dict[str, list[str]]]:
     """{signature: {group name: output tensor names of its ops}}, checked against `per_signature`
     in every signature (and none in the loop bodies: those stay float)."""
     from ai_edge_litert import schema_py_generated as schema
 
     model = schema.Model.GetRootAsModel(Path(path).read_bytes(), 0)
-    codes = {getattr(schema.BuiltinOperator, g.op) for g in groups}
+    codes = [getattr(schema.BuiltinOperator, g.op) for g in groups]
     signatures = {}
     for s in range(model.SignatureDefsLength()):
         sig = model.SignatureDefs(s)
         signatures[sig.SubgraphIndex()] = (sig.SignatureKey().decode(),
                                            {sig.Outputs(j).Name().decode(): sig.Outputs(j).TensorIndex()
                                             for j in range(sig.OutputsLength())})
-    found = {}
+    by_output = any(gr.feeds is not None for gr in groups)
+    found, wrong = {}, {}
     for g in range(model.SubgraphsLength()):
         graph = model.Subgraphs(g)
         name, outputs = signatures.get(g, (graph.Name().decode(), {}))
-        feeding = {out: _feeding(graph, index) for out, index in outputs.items()}
-        only = {out: ops - set().union(*(o for k, o in feeding.items() if k != out)) for out, ops in feeding.items()}
+        only = _feeding_only(graph, outputs) if by_output else {}
         picked = found.setdefault(name, {gr.name: [] for gr in groups})
         for i in range(graph.OperatorsLength()):
             op = graph.Operators(i)
@@ -141,14 +147,12 @@ def selected_ops(path: Path, groups: list[WeightGroup]) -> dict[str, dict[str, l
             if code not in codes:
                 continue
             shape = tuple(int(v) for v in graph.Tensors(op.Inputs(1)).ShapeAsNumpy())
-            for gr in groups:
-                if (code == getattr(schema.BuiltinOperator, gr.op) and shape in gr.shapes
-                        and (gr.feeds is None or i in only.get(gr.feeds, ()))):
+            for gr, gr_code in zip(groups, codes):
+                if code == gr_code and shape in gr.shapes and (gr.feeds is None or i in only.get(gr.feeds, ())):
                     picked[gr.name].append(graph.Tensors(op.Outputs(0)).Name().decode())
-    expected = lambda sig: {gr.name: gr.per_signature if sig in {n for n, _ in signatures.values()} else 0  # noqa: E731
-                            for gr in groups}
-    wrong = {sig: {k: len(v) for k, v in picked.items()} for sig, picked in found.items()
-             if {k: len(v) for k, v in picked.items()} != expected(sig)}
+        counts = {k: len(v) for k, v in picked.items()}
+        if counts != {gr.name: gr.per_signature if g in signatures else 0 for gr in groups}:
+            wrong[name] = counts
     if wrong:
         raise RuntimeError(f"expected {', '.join(f'{g.per_signature} {g.name}' for g in groups)} per signature "
                            f"in {path}, found {wrong}: the graph changed, review convert/quantize.py")
