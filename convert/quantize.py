@@ -11,20 +11,22 @@ sine source, whose phase integrates every error in it, so whatever reaches F0 st
                vocoder's `asr`                      (both feed d, hence F0)
     prosody    the N branch (7 convs): N feeds      the F0 branch: waveform 0.58 mean (fp16
                the vocoder's N_conv only            weights already 0.971)
-    vocoder    the generator's residual convs,      the upsamplers: activation scales are one
-               the decoder's convs, every AdaIN's   per utterance there, spectrogram min 0.9971;
-               style affine                         conv_post feeds `sin` with arguments up to |50|
+    vocoder    the generator's residual convs and   conv_post: it feeds `sin` with arguments
+               upsamplers, the decoder's convs,     up to |50|; the rest is small (noise convs,
+               every AdaIN's style affine           F0_conv, N_conv, asr_res: 0.3 MB in int8)
 
     int8  the default. Dynamic-range int8 (weights per output channel, activations quantized on
           the fly by XNNPACK, which takes one activation scale per batch element for a conv and one
-          per row for a fully-connected layer). The generator's residual convs run on 4-frame time
-          chunks laid along the batch axis (stages.GENERATOR_CHUNK_FRAMES: one scale per 0.1 s
-          instead of one per utterance), the decoder's convs one frame per batch element; the
-          style affines see one 128-value style vector. Screened one change at a time on 20
-          held-out sentences against the previous default (0.99958 / 0.99927 spectrogram mean /
-          min, 0.99826 / 0.99715 waveform): text encoder 0.99959 / 0.99937 and 0.99820 / 0.99738;
+          per row for a fully-connected layer). The generator's upsamplers and residual convs run
+          on 4-frame time chunks laid along the batch axis (stages.GENERATOR_CHUNK_FRAMES: one
+          scale per 0.1 s instead of one per utterance), the decoder's convs one frame per batch
+          element; the style affines see one 128-value style vector. Screened one change at a
+          time on 20 held-out sentences against the previous default (0.99958 / 0.99927
+          spectrogram mean / min, 0.99826 / 0.99715 waveform): text encoder 0.99959 / 0.99937 and 0.99820 / 0.99738;
           N branch 0.99959 / 0.99931 and 0.99826 / 0.99754; style affines 0.99958 / 0.99939 and
-          0.99822 / 0.99739. Files 205 -> 172 MB.
+          0.99822 / 0.99739; then the upsamplers on chunks (with one scale per utterance they
+          gave spectrogram min 0.9971) 0.99953 / 0.99918 and 0.99814 / 0.99723. Files 205 -> 172
+          -> 164 MB.
     fp16  predictor and vocoder with float16 weights (computed in float32 on CPUs), prosody fp32.
           Half the file, but not less memory or start-up on a CPU: LiteRT expands float16 weights
           to float32 when it creates the model (predictor: +41 MB resident, +0.19 s creation;
@@ -87,6 +89,7 @@ def int8_groups(stage: str, module) -> list[WeightGroup]:
         return WeightGroup(name, "CONV_2D", frozenset(_shape(c) for c in convs), len(convs))
 
     groups = [group("residual", residual), group("decoder", decoder),
+              WeightGroup("upsamplers", "TRANSPOSE_CONV", frozenset(_shape(u) for u in gen["ups"]), len(gen["ups"])),
               WeightGroup("style affines", "CONV_2D", frozenset((f.out_features, 1, 1, f.in_features) for f in affines),
                           len(affines))]
     for i, a in enumerate(groups):
@@ -240,6 +243,10 @@ def cast_weights_float16(src: Path, dst: Path) -> int:
     return len(half_buffer)
 
 
+QUANTIZER_OP_NAMES = {"TRANSPOSE_CONV": "CONV_2D_TRANSPOSE"}
+"""TFLite builtin op name -> ai-edge-quantizer's name for it, where they differ."""
+
+
 def quantize_file(src: Path, dst: Path, precision: str, stage: str, module) -> dict:
     """Write one quantized precision of a converted stage; return figures."""
     start = time.perf_counter()
@@ -258,7 +265,8 @@ def quantize_file(src: Path, dst: Path, precision: str, stage: str, module) -> d
     for kind in sorted({g.op for g in groups}):
         names = [n for by_group in picked.values() for g in groups if g.op == kind for n in by_group[g.name]]
         # ai-edge-quantizer matches an op by its output tensor names joined with ";" plus a final ";".
-        qt.add_dynamic_config("^(" + "|".join(re.escape(n) for n in names) + ");$", getattr(ops, kind), num_bits=8)
+        qt.add_dynamic_config("^(" + "|".join(re.escape(n) for n in names) + ");$",
+                              getattr(ops, QUANTIZER_OP_NAMES.get(kind, kind)), num_bits=8)
     selected = f"int8 on {', '.join(f'{g.per_signature} {g.name}' for g in groups)} per signature, float32 elsewhere"
     qt.quantize().export_model(str(dst), overwrite=True)
     dst.chmod(0o644)  # the quantizer writes it executable

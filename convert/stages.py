@@ -127,7 +127,7 @@ def _conv(conv: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 
 GENERATOR_CHUNK_FRAMES = 4
-"""The generator's residual blocks run on time chunks of 4 frames (0.1 s) laid along the batch
+"""The generator's upsamplers and residual blocks run on time chunks of 4 frames (0.1 s) laid along the batch
 axis: XNNPACK's dynamic-range int8 convolutions take one activation scale per batch element, so
 each chunk gets its own instead of one for the whole utterance (fake-quantized in PyTorch on
 held-out sentences: spectrogram correlation to fp32 0.99967 with 4-frame chunks vs 0.99804 with
@@ -177,6 +177,46 @@ def _conv_chunked(conv: nn.Module, xc: torch.Tensor) -> torch.Tensor:
         right = torch.cat([xc[..., :pad][1:], zero], dim=0)  # next chunk's first steps
         xc = torch.cat([left, xc, right], dim=-1)  # [K, C, 1, S + 2 pad]
     return F.conv2d(xc, weight.unsqueeze(2), conv.bias, dilation=(1, d), groups=conv.groups)
+
+
+def _upsample_chunked(conv: nn.ConvTranspose1d, x: torch.Tensor, steps: int, n: int,
+                      reflect: bool = False) -> torch.Tensor:
+    """A generator upsampler (nn.ConvTranspose1d, stride r) over x [1, C, 1, N], straight into the
+    chunked layout of the residual blocks after it: `to_chunks(up, steps)` where up is the
+    upsampled utterance [1, O, 1, r N] (reflect: with upstream's ReflectionPad1d((1, 0)) in front,
+    r N + 1 steps), n its length, K = ceil(n / steps) chunks.
+
+    Why: the upsamplers' dynamic-range int8 then takes one activation scale per chunk, as the
+    residual convs do (one per utterance measured spectrogram min 0.9971). Each output chunk needs
+    the input chunk under it plus one input step each side (kernel <= 2 r + padding here, checked),
+    so every input chunk gets its neighbours' edge steps, the conv runs unpadded and the chunk's
+    own steps are cut out of its result: on the real steps, exactly the conv of the whole
+    utterance. Past the end of x the chunks hold the bias (and edge sums), as up's padded steps
+    hold values too; the masks downstream zero them.
+    """
+    rate, kernel, pad, shift = conv.stride[0], conv.kernel_size[0], conv.padding[0], int(reflect)
+    if steps % rate or conv.dilation[0] != 1 or conv.groups != 1 or conv.output_padding[0]:
+        raise ValueError(f"{conv}: only a plain stride-{rate} transposed conv over chunks of whole input steps")
+    step_in = steps // rate
+    # Output step j (of up, before the reflection) reads input steps i with i r - pad <= j <= i r - pad + kernel - 1.
+    left = (kernel - 1 - pad + shift) // rate  # input steps before the chunk's first that it needs
+    right = (pad - shift - 1) // rate + 1  # and after its last
+    if (left, right) != (1, 1) or step_in < 1:
+        raise ValueError(f"{conv}: expected a one-step halo each side, got {left} and {right}")
+    chunks = -(-n // steps)
+    x = F.pad(x, (0, chunks * step_in - x.shape[-1]))
+    xc = to_chunks(x, step_in)  # [K, C, 1, step_in]
+    zero = xc.new_zeros(1, xc.shape[1], 1, 1)
+    xc = torch.cat([torch.cat([zero, xc[..., step_in - 1 :][:-1]], dim=0), xc,
+                    torch.cat([xc[..., :1][1:], zero], dim=0)], dim=-1)  # [K, C, 1, step_in + 2]
+    weight = torch._weight_norm(conv.weight_v, conv.weight_g, 0) if hasattr(conv, "weight_g") else conv.weight
+    y = F.conv_transpose2d(xc, weight.unsqueeze(2), conv.bias, stride=(1, rate))  # [K, O, 1, (step_in + 1) r + kernel]
+    start = rate + pad - shift  # output 0 of the unpadded transposed conv is up step -rate - pad
+    y = y[..., start : start + steps]  # [K, O, 1, steps]: up steps k steps - shift ...
+    if reflect:  # up step -1 is up step 1 mirrored: chunk 0's step 0 takes its step 2
+        first = torch.cat([y[:1, ..., 2:3], y[:1, ..., 1:]], dim=-1)
+        y = torch.cat([first, y[1:]], dim=0)
+    return y
 
 
 def _conv_per_frame(conv: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -463,16 +503,14 @@ class Vocoder(nn.Module):
             rate = rate * self.upsample_rates[i]
             keep_new = keep_post if last else keep[rate]
             n = keep_new.shape[-1]
-            # The residual blocks run on time chunks (see GENERATOR_CHUNK_FRAMES); everything else
-            # on the whole utterance.
+            # The upsampler and the residual blocks run on time chunks (see GENERATOR_CHUNK_FRAMES);
+            # everything else on the whole utterance.
             steps = GENERATOR_CHUNK_FRAMES * rate
             keep_c = to_chunks(keep_new, steps)
             x_source = _conv(gen["noise_convs"][i], har)
             x_source = adain_resblock1(gen["noise_res"][i], to_chunks(x_source, steps), s, keep_c, chunked=True)
-            x = _conv(gen["ups"][i], x)
-            if last:  # upstream ReflectionPad1d((1, 0)): one step in front, mirrored about step 0
-                x = torch.cat([x[..., 1:2], x], dim=-1)
-            x = to_chunks(x, steps) + x_source
+            # last: upstream's ReflectionPad1d((1, 0)) after the upsampler, one step in front
+            x = _upsample_chunked(gen["ups"][i], x, steps, n, reflect=last) + x_source
             xs = None
             for j in range(self.num_kernels):
                 y = adain_resblock1(gen["resblocks"][i * self.num_kernels + j], x, s, keep_c, chunked=True)

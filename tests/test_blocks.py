@@ -348,6 +348,44 @@ def test_pool_rejects_other_transposed_convs():
         DepthwiseUpsample1d.from_conv_transpose(nn.ConvTranspose1d(8, 8, 20, 10, padding=5))
 
 
+# --- the generator's upsamplers on time chunks (stages._upsample_chunked) ---------------------------
+
+
+@pytest.mark.parametrize("stage", [0, 1])
+def test_chunked_upsampler_matches_upstream_at_every_length(stage):
+    from kokoro_litert.convert.stages import GENERATOR_CHUNK_FRAMES, _upsample_chunked, from_chunks
+
+    # Generator.ups[stage] as upstream builds it (kernels 20 / 12), fewer channels; the last one is
+    # followed by upstream's ReflectionPad1d((1, 0)).
+    rate, kernel = UPSAMPLE_RATES[stage], (20, 12)[stage]
+    torch.manual_seed(stage)
+    up = nn.utils.weight_norm(nn.ConvTranspose1d(16, 8, kernel, rate, padding=(kernel - rate) // 2)).eval()
+    reflect = stage == 1
+    frames, rate_in = 12, 2 * (1, UPSAMPLE_RATES[0])[stage]  # generator steps per frame at its input
+    steps = GENERATOR_CHUNK_FRAMES * rate_in * rate
+    x = torch.randn(1, 16, 1, rate_in * frames)
+    worst = 0.0
+    with torch.no_grad():
+        for real in range(1, frames + 1):
+            n_in, n = rate_in * real, rate_in * rate * real + reflect
+            ref = up(x[0, :, 0, :n_in][None])  # upstream at the real length
+            if reflect:
+                ref = nn.ReflectionPad1d((1, 0))(ref)
+            padded = x * (torch.arange(x.shape[-1]) < n_in)  # the graph zeroes past the real steps
+            chunks = _upsample_chunked(up, padded, steps, rate_in * rate * frames + reflect, reflect)
+            assert chunks.shape[-1] == steps
+            worst = max(worst, (from_chunks(chunks, n)[0, :, 0] - ref[0]).abs().max().item())
+    # Sums of <= 4 products (kernel / stride) in another order, outputs ~1: float32 rounding.
+    assert worst < 2e-6
+
+
+def test_chunked_upsampler_rejects_wider_kernels():
+    from kokoro_litert.convert.stages import _upsample_chunked
+
+    with pytest.raises(ValueError, match="one-step halo"):
+        _upsample_chunked(nn.ConvTranspose1d(4, 4, 40, 10, padding=15), torch.zeros(1, 4, 1, 16), 40, 160)
+
+
 # --- swap_blocks on upstream module trees -------------------------------------------------------
 
 
