@@ -72,7 +72,7 @@ from kokoro_litert.buckets.manifest import (
 
 # Bump whenever stages.py, the blocks it swaps in, or the conversion settings change what a
 # bundle computes: it is part of the cache key, so stale bundles are never reused.
-CONVERTER_VERSION = "0.3.0+stages.13"
+CONVERTER_VERSION = "0.3.0+stages.14"
 
 FILES = {stage: f"{stage}.tflite" for stage in STAGES}
 HIDDEN_DIM = 512  # config.json hidden_dim: t_en / asr channels

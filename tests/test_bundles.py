@@ -215,6 +215,43 @@ def test_int8_weights_are_exactly_the_recipe(bundle_dir, stages):
             assert int8_ops == names, (stage, graph.Name(), len(int8_ops), len(names))
 
 
+def test_int8_quantization_tables_are_stored_once(bundle_dir, tmp_path):
+    """convert/quantize.share_quantization_tables: in every int8 file each int8 weight's scales are
+    one table that all its signatures' tensors point to, and a copy written the stock way (one
+    table per tensor, as ai-edge-quantizer writes it) gives bit-identical outputs."""
+    from ai_edge_litert import schema_py_generated as schema
+    from ai_edge_litert.interpreter import Interpreter
+    from ai_edge_litert.tools import flatbuffer_utils
+
+    from kokoro_litert.buckets.manifest import STAGES, Manifest
+    from kokoro_litert.runtime.litert import random_inputs
+
+    manifest = Manifest.load(bundle_dir)
+    files = manifest.files_for("int8")
+    for stage in STAGES:
+        model = schema.Model.GetRootAsModel((bundle_dir / files[stage]).read_bytes(), 0)
+        tables = {}  # int8 weight buffer -> positions of the quantization tables its tensors use
+        for g in range(model.SubgraphsLength()):
+            graph = model.Subgraphs(g)
+            for i in range(graph.TensorsLength()):
+                tensor = graph.Tensors(i)
+                if tensor.Type() == schema.TensorType.INT8 and tensor.Quantization() is not None:
+                    tables.setdefault(tensor.Buffer(), set()).add(tensor.Quantization()._tab.Pos)
+        assert tables and all(len(p) == 1 for p in tables.values()), stage
+
+    # The prosody file: the smallest whose int8 weights several signatures share.
+    shared = bundle_dir / files["prosody"]
+    stock = tmp_path / "prosody.stock.tflite"
+    flatbuffer_utils.write_model(flatbuffer_utils.read_model(str(shared)), str(stock))
+    assert stock.stat().st_size > shared.stat().st_size
+    name, spec = next(iter(manifest.signatures["prosody"].items()))
+    inputs = random_inputs(spec, np.random.default_rng(0))
+    outputs = [Interpreter(model_path=str(p), num_threads=2).get_signature_runner(name)(**inputs)
+               for p in (shared, stock)]
+    for key in outputs[0]:
+        assert np.array_equal(outputs[0][key], outputs[1][key]), key
+
+
 def test_fp16_is_the_fp32_graph_with_float16_weights(bundle_dir):
     """convert/quantize.py's direct cast: the fp32 graph, each weight of a FLOAT16_WEIGHT_INPUTS op
     stored as exactly its float16 rounding and read through a DEQUANTIZE, nothing else changed."""
