@@ -13,7 +13,7 @@ sine source, whose phase integrates every error in it, so whatever reaches F0 st
                the vocoder's N_conv only            weights already 0.971)
     vocoder    the generator's residual convs and   conv_post: it feeds `sin` with arguments
                upsamplers, the decoder's convs,     up to |50|; the rest is small (noise convs,
-               every AdaIN's style affine           F0_conv, N_conv, asr_res: 0.3 MB in int8)
+               every AdaIN's style affine           F0_conv, N_conv, asr_res: ~0.1 M weights)
 
     int8  the default. Dynamic-range int8 (weights per output channel, activations quantized on
           the fly by XNNPACK, which takes one activation scale per batch element for a conv and one
