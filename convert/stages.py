@@ -115,7 +115,7 @@ def _conv(conv: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """
     if x.dim() == 3:
         return conv(x)
-    weight = torch._weight_norm(conv.weight_v, conv.weight_g, 0) if hasattr(conv, "weight_g") else conv.weight
+    weight = _folded_weight(conv)
     weight = weight.unsqueeze(2)  # [O, I, 1, k] (transposed: [I, O / groups, 1, k])
     if conv.padding_mode != "zeros":
         raise ValueError(f"{conv}: only zero padding is supported")
@@ -155,6 +155,23 @@ def from_chunks(xc: torch.Tensor, n: int) -> torch.Tensor:
     return xc.squeeze(2).permute(1, 0, 2).reshape(1, channels, 1, k * steps)[..., :n]
 
 
+def _folded_weight(conv: nn.Module) -> torch.Tensor:
+    """A conv's weight, with its (old-API) weight norm applied if it has one."""
+    return torch._weight_norm(conv.weight_v, conv.weight_g, 0) if hasattr(conv, "weight_g") else conv.weight
+
+
+def _with_halo(xc: torch.Tensor, pad: int) -> torch.Tensor:
+    """Chunks [K, C, 1, S] -> [K, C, 1, S + 2 pad]: each with the previous chunk's last `pad` steps
+    in front and the next chunk's first `pad` steps behind (zeros at the ends)."""
+    steps = xc.shape[-1]
+    zero = xc.new_zeros(1, xc.shape[1], 1, pad)
+    # The edge steps are cut out first, then the chunks: litert-torch lowers each index to its
+    # own SLICE, and cut the other way round the first one copied 23 of the 24 whole chunks.
+    left = torch.cat([zero, xc[..., steps - pad :][:-1]], dim=0)
+    right = torch.cat([xc[..., :pad][1:], zero], dim=0)
+    return torch.cat([left, xc, right], dim=-1)
+
+
 def _conv_chunked(conv: nn.Module, xc: torch.Tensor) -> torch.Tensor:
     """A stride-1, 'same'-padded nn.Conv1d over a chunked utterance [K, C, 1, S] -> [K, O, 1, S].
 
@@ -168,14 +185,9 @@ def _conv_chunked(conv: nn.Module, xc: torch.Tensor) -> torch.Tensor:
     steps = xc.shape[-1]
     if pad > steps:
         raise ValueError(f"{conv}: a halo of {pad} steps needs chunks of at least {pad} steps, got {steps}")
-    weight = torch._weight_norm(conv.weight_v, conv.weight_g, 0) if hasattr(conv, "weight_g") else conv.weight
+    weight = _folded_weight(conv)
     if pad:
-        zero = xc.new_zeros(1, xc.shape[1], 1, pad)
-        # The edge steps are cut out first, then the chunks: litert-torch lowers each index to its
-        # own SLICE, and cut the other way round the first one copied 23 of the 24 whole chunks.
-        left = torch.cat([zero, xc[..., steps - pad :][:-1]], dim=0)  # previous chunk's last steps
-        right = torch.cat([xc[..., :pad][1:], zero], dim=0)  # next chunk's first steps
-        xc = torch.cat([left, xc, right], dim=-1)  # [K, C, 1, S + 2 pad]
+        xc = _with_halo(xc, pad)  # [K, C, 1, S + 2 pad]
     return F.conv2d(xc, weight.unsqueeze(2), conv.bias, dilation=(1, d), groups=conv.groups)
 
 
@@ -206,10 +218,8 @@ def _upsample_chunked(conv: nn.ConvTranspose1d, x: torch.Tensor, steps: int, n: 
     chunks = -(-n // steps)
     x = F.pad(x, (0, chunks * step_in - x.shape[-1]))
     xc = to_chunks(x, step_in)  # [K, C, 1, step_in]
-    zero = xc.new_zeros(1, xc.shape[1], 1, 1)
-    xc = torch.cat([torch.cat([zero, xc[..., step_in - 1 :][:-1]], dim=0), xc,
-                    torch.cat([xc[..., :1][1:], zero], dim=0)], dim=-1)  # [K, C, 1, step_in + 2]
-    weight = torch._weight_norm(conv.weight_v, conv.weight_g, 0) if hasattr(conv, "weight_g") else conv.weight
+    xc = _with_halo(xc, 1)  # [K, C, 1, step_in + 2]
+    weight = _folded_weight(conv)
     y = F.conv_transpose2d(xc, weight.unsqueeze(2), conv.bias, stride=(1, rate))  # [K, O, 1, (step_in + 1) r + kernel]
     start = rate + pad - shift  # output 0 of the unpadded transposed conv is up step -rate - pad
     y = y[..., start : start + steps]  # [K, O, 1, steps]: up steps k steps - shift ...
