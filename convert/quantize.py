@@ -22,9 +22,9 @@ sine source, whose phase integrates every error in it, so whatever reaches F0 st
           scale per 0.1 s instead of one per utterance), the decoder's convs one frame per batch
           element; the style affines see one 128-value style vector. Screened one change at a
           time on 20 held-out sentences against the previous default (0.99958 / 0.99927
-          spectrogram mean / min, 0.99826 / 0.99715 waveform): text encoder 0.99959 / 0.99937 and 0.99820 / 0.99738;
-          N branch 0.99959 / 0.99931 and 0.99826 / 0.99754; style affines 0.99958 / 0.99939 and
-          0.99822 / 0.99739; then the upsamplers on chunks (with one scale per utterance they
+          spectrogram mean / min, 0.99826 / 0.99715 waveform): text encoder 0.99959 / 0.99937
+          and 0.99820 / 0.99738; N branch 0.99959 / 0.99931 and 0.99826 / 0.99754; style
+          affines 0.99958 / 0.99939 and 0.99822 / 0.99739; then the upsamplers on chunks (with one scale per utterance they
           gave spectrogram min 0.9971) 0.99953 / 0.99918 and 0.99814 / 0.99723. Files 205 -> 172
           -> 164 MB, 157 MB with each weight's scales stored once (`share_quantization_tables`).
     fp16  predictor and vocoder with float16 weights (computed in float32 on CPUs), prosody fp32.
