@@ -23,7 +23,10 @@ import numpy as np
 from kokoro_litert.buckets import SAMPLE_RATE, SAMPLES_PER_FRAME
 
 from .backend import Backend, ChunkTooLong
-from .errors import KokoroError
+from .checks import DEFAULT_VOICE, check_language, check_speed
+from .errors import EmptyInput, KokoroError
+from .text.g2p import FALLBACKS
+from .text.languages import language
 from .voices import FolderVoices, load_voice
 
 SENTENCE_END = ".!?…"
@@ -50,7 +53,6 @@ sentence takes."""
 
 VOICE_CACHE_SIZE = 32
 """Voice packs (and blends) kept decoded per Kokoro instance; 0.5 MB each."""
-LANGS = {"a": "American English", "b": "British English"}
 
 
 @dataclass
@@ -105,11 +107,14 @@ def _cut_points(phonemes: str, marks: str) -> list[int]:
     return [m.end() for m in re.finditer(f"[{re.escape(marks)}]+[\"”)]*( |$)", phonemes)]
 
 
-def split_phonemes(phonemes: str, spans, max_len: int) -> list[_Piece]:
-    """Sentences first; an over-long sentence at clauses, then spaces, then any phoneme boundary."""
+def split_phonemes(phonemes: str, spans, max_len: int, breaks=()) -> list[_Piece]:
+    """Sentences first; an over-long sentence at clauses, then spaces, then any phoneme boundary.
+
+    breaks: more sentence ends, where no mark shows one (`PhonemizeResult.breaks`: Hindi's danda)."""
     pieces: list[_Piece] = []
     start = 0
-    sentence_cuts = [c for c in _cut_points(phonemes, SENTENCE_END) if c < len(phonemes)] + [len(phonemes)]
+    marked = _cut_points(phonemes, SENTENCE_END)
+    sentence_cuts = sorted({c for c in [*marked, *breaks] if 0 < c < len(phonemes)}) + [len(phonemes)]
     for end in sentence_cuts:
         if end <= start:
             continue
@@ -202,34 +207,29 @@ def _fade_edges(audio: np.ndarray) -> np.ndarray:
     return audio
 
 
-def check_lang(lang: str) -> None:
-    if lang not in LANGS:
-        raise KokoroError(f"Unknown language {lang!r}.",
-                          "Use lang 'a' (American English) or 'b' (British English): this front-end speaks English.")
-
-
 def speakable(text: str, lang: str = "a", fallback: str = "espeak"):
-    """`phonemize(text)`, or a KokoroError naming what was skipped when nothing in it can be spoken.
+    """`phonemize(text, lang)`, or `EmptyInput` naming what was skipped when nothing in it can be spoken.
 
     The error comes before any warning is reported, so a CLI prints one line for unspeakable input.
-    fallback: what reads words outside the lexicon, "espeak" or "spell" (letter by letter, what the
-    Android demo does).
+    lang: a language code or name (runtime/text/languages.py).
+    fallback: English only, what reads words outside the lexicon, "espeak" or "spell" (letter by
+    letter, what the Android demo does).
     """
     from .text import phonemize
-    from .text.g2p import FALLBACKS
 
-    check_lang(lang)
+    lang = language(lang)
     if fallback not in FALLBACKS:
-        raise KokoroError(f"Unknown fallback {fallback!r}.", f"Use one of {', '.join(FALLBACKS)}.")
-    result = phonemize(text, lang=lang, fallback=fallback)
+        raise KokoroError(f"Unknown fallback {fallback!r}.", f"Use one of {', '.join(FALLBACKS)}.", param="fallback")
+    result = phonemize(text, lang=lang.code, fallback=fallback)
     if not result.phonemes.strip():
         skipped = f" ({'; '.join(result.warnings)})" if result.warnings else ""
-        raise KokoroError(f"Nothing speakable in the input{skipped}.", "Pass text with English words in it.")
+        raise EmptyInput(f"Nothing speakable in the input{skipped}.",
+                         f"Pass text with {lang.label} words in it.", param="input")
     return result
 
 
 class Kokoro:
-    """Speaks English text through a synthesis backend. See the module docstring for the API."""
+    """Speaks text in Kokoro's nine languages through a synthesis backend. See the module docstring."""
 
     def __init__(self, backend: Backend, voices):
         """voices: a VoiceLibrary (runtime.voices) or a folder of NAME.bin voice packs."""
@@ -267,35 +267,38 @@ class Kokoro:
                 self._voice_cache.popitem(last=False)
         return pack
 
-    def create(self, text: str, voice: str = "af_heart", speed: float = 1.0, lang: str = "a",
+    def create(self, text: str, voice: str = DEFAULT_VOICE, speed: float = 1.0, lang: str | None = None,
                seed: int = 0) -> tuple[np.ndarray, int]:
         """All the audio at once (sentences whole: no short first chunk, nothing streams)."""
         chunks = [c.audio for c in self.stream(text, voice, speed, lang, seed, first_chunk=None)]
         return (np.concatenate(chunks) if chunks else np.zeros(0, np.float32)), SAMPLE_RATE
 
-    def stream(self, text, voice: str = "af_heart", speed: float = 1.0, lang: str = "a",
+    def stream(self, text, voice: str = DEFAULT_VOICE, speed: float = 1.0, lang: str | None = None,
                seed: int = 0, warn=None, progress=None,
                first_chunk: int | None = FIRST_CHUNK_PHONEMES) -> Iterator[Chunk]:
         """Chunks as they are synthesized: nothing is synthesized before the caller asks for a chunk.
 
         text: a string, or what `speakable(text, lang)` returned for it (then `lang` is unused), so a
         caller can reject unspeakable input before it builds a backend.
+        lang: a language code or name; None: the voice's own (its first letter: "ef_dora" reads
+        Spanish; a blend, its first voice's), American English for a voice file without one.
         first_chunk: cut the first chunk to at most this many phonemes (None: sentences whole).
         """
-        if not 0.5 <= speed <= 2.0:
-            raise KokoroError(f"Speed {speed} is out of range.", "Use a speed between 0.5 and 2.0.")
+        speed = check_speed(speed)
         pack = self.voice(voice)
-        result = speakable(text, lang) if isinstance(text, str) else text
+        result = speakable(text, check_language(lang, voice)) if isinstance(text, str) else text
         for message in result.warnings:
             if warn:
                 warn(message)
         spans = _word_spans(result.phonemes, result.words)
-        pieces = _split_first(split_phonemes(result.phonemes, spans, self.backend.max_phonemes), first_chunk)
+        pieces = _split_first(split_phonemes(result.phonemes, spans, self.backend.max_phonemes, result.breaks),
+                              first_chunk)
         yield from self._synthesize_pieces(pieces, pack, speed, seed, progress)
 
-    def stream_phonemes(self, phonemes: str, voice: str = "af_heart", speed: float = 1.0,
+    def stream_phonemes(self, phonemes: str, voice: str = DEFAULT_VOICE, speed: float = 1.0,
                         seed: int = 0, progress=None, first_chunk: int | None = None) -> Iterator[Chunk]:
         """Chunks of a phoneme string (sentences whole unless first_chunk is given)."""
+        speed = check_speed(speed)
         pack = self.voice(voice)
         spans = [(m.start(), m.end(), m.group()) for m in re.finditer(r"\S+", phonemes)]
         pieces = _split_first(split_phonemes(phonemes, spans, self.backend.max_phonemes), first_chunk)

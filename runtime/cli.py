@@ -44,6 +44,9 @@ def cmd_fetch(args) -> int:
 
 
 def cmd_voices(args) -> int:
+    """One line per voice: name, language code, language (tab-separated)."""
+    from kokoro_litert.runtime.text.languages import language_of_voice
+
     if args.bundles:
         from kokoro_litert.runtime.bundle import Bundle
 
@@ -56,21 +59,27 @@ def cmd_voices(args) -> int:
         if not names:
             raise KokoroError(f"No voices in {vdir}.", "Run `kokoro-litert fetch` first, or pass --bundles DIR.")
     for name in names:
-        print(name)
+        lang = language_of_voice(name)
+        print(f"{name}\t{lang.code}\t{lang.label}" if lang else f"{name}\t-\t(language unknown: pass --lang)")
     return 0
 
 
 def cmd_phonemize(args) -> int:
-    from kokoro_litert.runtime.api import check_lang
     from kokoro_litert.runtime.text import phonemize
+    from kokoro_litert.runtime.text.languages import language
 
-    check_lang(args.lang)
-    result = phonemize(_read_text(args), lang=args.lang, fallback=args.fallback)
+    lang = language(args.lang)
+    result = phonemize(_read_text(args), lang=lang.code, fallback=args.fallback)
     for warning in result.warnings:
         _log(f"warning: {warning}")
-    print(result.normalized)
+    if args.normalized:
+        _log(f"normalized: {result.normalized}")
     print(result.phonemes)
     return 0
+
+
+_LANG_HELP = ("language: a (en-us), b (en-gb), e (es), f (fr-fr), h (hi), i (it), j (ja), p (pt-br), z (zh); "
+              "a code or a name")
 
 
 def _add_fallback_arg(p: argparse.ArgumentParser) -> None:
@@ -190,12 +199,12 @@ def cmd_convert(args) -> int:
 def cmd_say(args) -> int:
     import json
 
-    from kokoro_litert.runtime.api import Kokoro, check_lang, speakable
+    from kokoro_litert.runtime.api import Kokoro, speakable
+    from kokoro_litert.runtime.checks import check_language, check_speed, check_voice
     from kokoro_litert.runtime.wav import WavStream, to_pcm16
 
-    check_lang(args.lang)
-    if not 0.5 <= args.speed <= 2.0:
-        raise KokoroError(f"Speed {args.speed} is out of range.", "Use --speed between 0.5 and 2.0.")
+    lang = check_language(args.lang, check_voice(args.voice))
+    check_speed(args.speed)
     to_stdout = args.output in (None, "-")
     if args.output is None and sys.stdout.isatty():
         raise KokoroError("No output given and stdout is a terminal.", "Pass -o OUT.wav, or pipe stdout for raw PCM.")
@@ -208,7 +217,7 @@ def cmd_say(args) -> int:
     if args.timestamps:
         _check_output(args.timestamps, "--timestamps")
     # Unspeakable text fails here, in one line, before weights, voices or a backend are touched.
-    phonemized = speakable(text, args.lang, args.fallback) if text is not None else None
+    phonemized = speakable(text, lang, args.fallback) if text is not None else None
     cache = cache_root(args.cache_dir)
     if args.backend == "litert" and args.bundles:
         from kokoro_litert.runtime.bundle import Bundle
@@ -234,7 +243,7 @@ def cmd_say(args) -> int:
     if args.phonemes is not None:
         chunks = tts.stream_phonemes(args.phonemes.strip(), args.voice, args.speed, args.seed, progress)
     else:
-        chunks = tts.stream(phonemized, args.voice, args.speed, args.lang, args.seed,
+        chunks = tts.stream(phonemized, args.voice, args.speed, lang, args.seed,
                             warn=lambda m: _log(f"warning: {m}"), progress=progress)
     t0 = time.perf_counter()
     first_audio = None
@@ -321,10 +330,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bundles", type=Path, help="a bundle folder (default: the fetch cache's voices)")
     p.set_defaults(func=cmd_voices)
 
-    p = sub.add_parser("phonemize", help="print normalized text and Kokoro phonemes")
+    p = sub.add_parser("phonemize", help="print the Kokoro phonemes of a text (one line)")
     p.add_argument("text", nargs="?")
     p.add_argument("--text-file", type=Path)
-    p.add_argument("--lang", default="a", help="a: American English (default), b: British English")
+    p.add_argument("--lang", default="a", help=_LANG_HELP + " (default: a)")
+    p.add_argument("--normalized", action="store_true", help="also log the normalized text (stderr)")
     _add_fallback_arg(p)
     p.set_defaults(func=cmd_phonemize)
 
@@ -337,7 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--voice", default="af_heart", help="name, .bin/.pt path, or blend 'af_heart:0.7,bf_emma:0.3'")
     p.add_argument("--speed", type=float, default=1.0, help="0.5 to 2.0")
     p.add_argument("--seed", type=int, default=0, help="excitation noise seed (output is deterministic)")
-    p.add_argument("--lang", default="a", help="a: American English (default), b: British English")
+    p.add_argument("--lang", default=None, help=_LANG_HELP + " (default: the voice's, from its first letter)")
     _add_fallback_arg(p)
     p.add_argument("--backend", choices=["litert", "torch"], default="litert",
                    help="litert: the converted bundles (converted on first use); torch: the upstream reference")

@@ -109,9 +109,11 @@ def test_words_from_one_source_token_share_it():
     ]
 
 
-def test_unsupported_lang_has_remedy():
-    with pytest.raises(ValueError, match="lang='a'"):
-        phonemize("hello", "j")
+def test_unknown_lang_lists_the_codes():
+    from kokoro_litert.runtime.errors import UnknownLanguage
+
+    with pytest.raises(UnknownLanguage, match=r"a \(en-us, American English\).*z \(zh, Mandarin Chinese\)"):
+        phonemize("hello", "klingon")
 
 
 # -- odd input: never crash, never drop silently -------------------------------------------------

@@ -1,20 +1,28 @@
-"""English text front-end: normalization and G2P into Kokoro phonemes.
+"""Text front-end: text in any of Kokoro's nine languages -> Kokoro phonemes, word by word.
 
     from kokoro_litert.runtime.text import phonemize
-    r = phonemize("Dr. Smith paid $3.50 at 6:30 p.m.", lang="a")   # "a" American, "b" British
+    r = phonemize("Dr. Smith paid $3.50 at 6:30 p.m.", lang="a")   # a code or name: "e", "es", "zh"
     r.normalized, r.phonemes, r.words, r.warnings
 
-Stages: `normalize` (numbers, currency, dates, times, units, abbreviations, Roman numerals ->
-words, keeping a map back to the source), then `g2p` (lexicon lookup in misaki's gold and silver
-dictionaries with misaki's stress, -s/-ed/-ing and function-word rules; espeak-ng for words outside
-the lexicon, called through ctypes on the libespeak-ng bundled in the `espeakng-loader` wheel; or,
-with `phonemize(text, lang, fallback="spell")`, letter by letter from the lexicon alone, as the
-Android demo does where no espeak-ng is bundled).
-No spaCy, no `misaki.en` import: misaki is used only for its JSON data files.
+Each language has its front-end (runtime/text/languages.py says which):
 
-`r.words[i].text` is the source text a word came from ("$3.50" for each of "three dollars and
-fifty cents"), `.normalized` the spoken word, `.phonemes` its phonemes. Nothing is dropped without
-a line in `r.warnings` (emoji, other scripts, symbols without a reading).
+- English (a, b): `normalize` (numbers, currency, dates, times, units, abbreviations, Roman numerals
+  -> words, keeping a map back to the source), then `g2p` (lexicon lookup in misaki's gold and
+  silver dictionaries with misaki's stress, -s/-ed/-ing and function-word rules; espeak-ng for words
+  outside the lexicon, called through ctypes on the libespeak-ng bundled in the `espeakng-loader`
+  wheel; or, with `fallback="spell"`, letter by letter from the lexicon alone, as the Android demo
+  does where no espeak-ng is bundled). No spaCy, no `misaki.en` import: misaki is used only for its
+  JSON data files.
+- Spanish, French, Hindi, Italian, Brazilian Portuguese (e f h i p): `espeak_g2p`, upstream's
+  espeak-ng chain reproduced exactly.
+- Mandarin (z): `mandarin` (the `zh` extra); Japanese (j): `japanese` (the `ja` extra).
+
+Every front-end gives the phonemes upstream's `KPipeline` gives; here they are then cut to Kokoro's
+114 symbols, as upstream's model cuts its input (a letter dropped that way is reported in
+`r.warnings`). `r.words[i].text` is the source text a word came from ("$3.50" for each of "three
+dollars and fifty cents", "Dr." for "Doctor"), `.normalized` the spoken word, `.phonemes` its
+phonemes. Nothing is dropped without a line in `r.warnings` (emoji, other scripts, symbols without a
+reading).
 
 Portable lexicon format (`export_lexicon(path, lang)`, read back by `load_lexicon(path)`; the
 Android demo reads the same file):
@@ -36,7 +44,10 @@ Android demo reads the same file):
   must do the same.
 """
 
-from .g2p import KOKORO_VOCAB, PhonemizeResult, Word, lexicon, phonemize
+import unicodedata
+
+from . import g2p, languages
+from .g2p import KOKORO_VOCAB, PhonemizeResult, Word, lexicon
 from .lexicon import export_lexicon, load_lexicon
 from .normalize import normalize
 
@@ -44,3 +55,56 @@ __all__ = [
     "KOKORO_VOCAB", "PhonemizeResult", "Word", "export_lexicon", "lexicon", "load_lexicon",
     "normalize", "phonemize",
 ]
+
+
+def phonemize(text: str, lang: str = "a", fallback: str = "espeak") -> PhonemizeResult:
+    """Kokoro phonemes for `text` read in `lang` (a code "a".."z" or a name "en-us", "es", ...).
+
+    fallback: English only, what reads words outside the lexicon ("espeak" or "spell").
+    Raises UnknownLanguage for a language Kokoro does not speak, MissingExtra when the language's
+    extra is not installed.
+    """
+    language = languages.language(lang)
+    if not isinstance(text, str):
+        raise TypeError(f"text must be str, got {type(text).__name__}")
+    if language.g2p == "english":
+        return g2p.phonemize(text, language.code, fallback)
+    if language.g2p == "espeak":
+        from . import espeak_g2p
+
+        result = espeak_g2p.phonemize(text, language)
+    elif language.g2p == "mandarin":
+        from . import mandarin
+
+        result = mandarin.phonemize(text)
+    else:
+        from . import japanese
+
+        result = japanese.phonemize(text)
+    return _within_vocab(result, language)
+
+
+def _within_vocab(result: PhonemizeResult, language) -> PhonemizeResult:
+    """The result with every symbol outside Kokoro's vocabulary removed, as upstream's model drops
+    them from its input (¿ ¡ « », diacritics espeak adds, letters of another script). Dropped
+    letters and digits are reported; punctuation and diacritics are not words, and are not."""
+    dropped = sorted({c for c in result.phonemes if c not in KOKORO_VOCAB})
+    if not dropped:
+        return result
+    keep = [c in KOKORO_VOCAB for c in result.phonemes]
+    kept_before = [0]
+    for k in keep:
+        kept_before.append(kept_before[-1] + k)
+    letters = [c for c in dropped if unicodedata.category(c)[0] in "LN"]
+    warnings = list(result.warnings)
+    if letters:
+        shown = "".join(letters[:20]) + ("..." if len(letters) > 20 else "")
+        warnings.append(f"{len(letters)} letter(s) with no {language.label} reading were not spoken: {shown!r}")
+    return PhonemizeResult(
+        normalized=result.normalized,
+        phonemes="".join(c for c, k in zip(result.phonemes, keep) if k),
+        words=[Word(w.text, "".join(c for c in w.phonemes if c in KOKORO_VOCAB), w.normalized)
+               for w in result.words],
+        warnings=warnings,
+        breaks=[kept_before[b] for b in result.breaks],
+    )

@@ -1,10 +1,11 @@
-"""espeak-ng fallback for words outside the lexicon, via ctypes on espeakng-loader's libespeak-ng.
+"""espeak-ng via ctypes on espeakng-loader's libespeak-ng: English's fallback for words outside the
+lexicon, and the reader of the espeak languages (runtime/text/espeak_g2p.py).
 
 No system package and no `phonemizer`: the shared library and its data directory ship in the
-`espeakng-loader` wheel. We call three C functions (espeak_Initialize, espeak_SetVoiceByName,
-espeak_TextToPhonemes) and map espeak's IPA into Kokoro's symbols, the way upstream misaki's
-EspeakFallback does for English (A I O W Y Q diphthongs, ʤ ʧ affricates, ɚ -> əɹ, syllabic
-consonants -> ᵊ + consonant, no length marks in American English).
+`espeakng-loader` wheel. We call four C functions (espeak_Initialize, espeak_ListVoices,
+espeak_SetVoiceByName, espeak_TextToPhonemes). For English we map espeak's IPA into Kokoro's
+symbols the way upstream misaki's EspeakFallback does (A I O W Y Q diphthongs, ʤ ʧ affricates,
+ɚ -> əɹ, syllabic consonants -> ᵊ + consonant, no length marks in American English).
 """
 
 from __future__ import annotations
@@ -30,6 +31,15 @@ _US = (("o^ʊ", "O"), ("ɚ", "əɹ"), ("ɝ", "ɜɹ"), ("ɜːɹ", "ɜɹ"), ("ɜː
 _GB = (("ə^ʊ", "Q"), ("e^ə", "ɛː"), ("iə", "ɪə"), ("ɚ", "ə"), ("e", "A"), ("o", "ɔ"))
 
 _lock = threading.Lock()
+IPA_TIE = "\u0361"  # espeak's own tie character, what upstream's phonemizer asks for (then rewrites)
+
+
+class _VoiceStruct(ctypes.Structure):
+    """espeak_VOICE (speak_lib.h); `languages` is (priority byte, tag, NUL) pairs, ended by a 0 byte."""
+
+    _fields_ = [("name", ctypes.c_char_p), ("languages", ctypes.c_char_p), ("identifier", ctypes.c_char_p),
+                ("gender", ctypes.c_ubyte), ("age", ctypes.c_ubyte), ("variant", ctypes.c_ubyte),
+                ("xx1", ctypes.c_ubyte), ("score", ctypes.c_int), ("spare", ctypes.c_void_p)]
 _lib = None
 _voice = None
 
@@ -53,6 +63,8 @@ def _library():
         lib.espeak_SetVoiceByName.restype = ctypes.c_int
         lib.espeak_TextToPhonemes.argtypes = [ctypes.POINTER(ctypes.c_char_p), ctypes.c_int, ctypes.c_int]
         lib.espeak_TextToPhonemes.restype = ctypes.c_char_p
+        lib.espeak_ListVoices.argtypes = [ctypes.c_void_p]
+        lib.espeak_ListVoices.restype = ctypes.POINTER(ctypes.POINTER(_VoiceStruct))
         data = espeakng_loader.get_data_path().encode()
         if lib.espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, 0, data, 0) <= 0:
             raise EspeakUnavailable(f"espeak_Initialize failed with data path {data!r}")
@@ -74,6 +86,46 @@ def raw_ipa(text: str, lang: str) -> str:
         out = []
         while ptr.contents.value:
             ps = lib.espeak_TextToPhonemes(ptr, ESPEAK_CHARS_UTF8, PHONEME_MODE)
+            if ps:
+                out.append(ps.decode("utf-8", errors="replace"))
+    return " ".join(out)
+
+
+def _voice_identifier(lib, language: str) -> str:
+    """The first voice espeak-ng lists for a language tag ("es" -> "roa/es"), as phonemizer picks it."""
+    voices = lib.espeak_ListVoices(None)
+    i = 0
+    while voices[i]:
+        voice = voices[i].contents
+        if voice.languages[1:].decode() == language:
+            return voice.identifier.decode()
+        i += 1
+    raise EspeakUnavailable(f"espeak-ng has no voice for language {language!r}")
+
+
+_identifiers: dict[str, str] = {}
+
+
+def tied_ipa(text: str, language: str) -> str:
+    """espeak-ng's IPA for text read as `language` (an espeak tag: "es", "pt-br"): the clauses espeak
+    returns joined by spaces, letters of one phoneme tied by U+0361. Exactly the call upstream's
+    phonemizer makes (EspeakWrapper.text_to_phonemes with a tie)."""
+    global _voice
+    with _lock:
+        lib = _library()
+        if language not in _identifiers:
+            _identifiers[language] = _voice_identifier(lib, language)
+        key = ("tag", language)
+        if _voice != key:
+            if lib.espeak_SetVoiceByName(_identifiers[language].encode()) != 0:
+                raise EspeakUnavailable(f"espeak-ng cannot load the voice for {language!r}")
+            _voice = key
+        ptr = ctypes.pointer(ctypes.c_char_p(text.encode("utf-8")))
+        out = []
+        # Until espeak sets the pointer to NULL: an empty remainder can still hold a buffered clause
+        # (after a danda, say), which would otherwise leak into the next call's output.
+        while ptr.contents.value is not None:
+            ps = lib.espeak_TextToPhonemes(ptr, ESPEAK_CHARS_UTF8, 0x02 | 0x80 | (ord(IPA_TIE) << 8))
             if ps:
                 out.append(ps.decode("utf-8", errors="replace"))
     return " ".join(out)

@@ -95,6 +95,9 @@ class PhonemizeResult:
     """`Word` per spoken word and punctuation mark, in order."""
     warnings: list = field(default_factory=list)
     """Human-readable notes for everything skipped, unreadable or cut (never dropped silently)."""
+    breaks: list = field(default_factory=list)
+    """Offsets in `phonemes` where a sentence ends without a mark there to show it (Hindi's danda,
+    which espeak-ng reads as a pause but writes as nothing): chunking cuts there as at a full stop."""
 
 
 @dataclass

@@ -1,0 +1,56 @@
+"""The checks every front door shares (API, CLI, HTTP, Wyoming): speed, voice, language, text.
+
+Each raises a typed `KokoroError` (runtime/errors.py) naming the parameter at fault, so protocols
+map errors by type, never by message text. Limits live here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection
+
+from .errors import EmptyInput, SpeedOutOfRange, UnknownVoice
+from .text.languages import Language, resolve
+
+SPEED_MIN, SPEED_MAX = 0.5, 2.0
+"""What Kokoro speaks well; outside it durations collapse or drag."""
+DEFAULT_VOICE = "af_heart"
+
+
+def check_speed(speed) -> float:
+    if isinstance(speed, bool) or not isinstance(speed, (int, float)) or not math.isfinite(speed) \
+            or not SPEED_MIN <= speed <= SPEED_MAX:
+        raise SpeedOutOfRange(f"Speed {speed} is out of range.",
+                              f"Use a speed between {SPEED_MIN} and {SPEED_MAX}.", param="speed")
+    return float(speed)
+
+
+def check_text(text) -> str:
+    if not isinstance(text, str) or not text.strip():
+        raise EmptyInput("The input text is empty.", "Pass the text to speak.", param="input")
+    return text
+
+
+def voice_names(spec: str) -> list[str]:
+    """The voice names (or paths) in a voice spec: "af_heart", or a blend "af_heart:0.7,bf_emma:0.3"."""
+    return [part.split(":", 1)[0].strip() for part in spec.split(",")]
+
+
+def check_voice(spec, known: Collection[str] | None = None) -> str:
+    """The spec, checked for shape; with `known`, every name must be one of them (no file paths)."""
+    if not isinstance(spec, str) or not spec.strip():
+        raise UnknownVoice("The voice is empty.", f"Name a voice, e.g. {DEFAULT_VOICE}.", param="voice")
+    if known is not None:
+        for name in voice_names(spec):
+            if name not in known:
+                close = sorted(v for v in known if name and (v.startswith(name[:2]) or
+                                                             v.split("_")[-1] == name.split("_")[-1]))[:5]
+                hint = f"Did you mean {', '.join(close)}? " if close else ""
+                raise UnknownVoice(f"Unknown voice {name!r}.", f"{hint}List the voices with `kokoro-litert voices`.",
+                                   param="voice")
+    return spec.strip()
+
+
+def check_language(lang, voice: str) -> Language:
+    """The language to read text in: `lang` (a code or name) if given, else the voice's own."""
+    return resolve(lang, voice)
