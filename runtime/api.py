@@ -76,7 +76,9 @@ class Chunk:
 class _Piece:
     phonemes: str
     words: list[tuple[int, int, str]]  # (start char, end char, source text) within `phonemes`
-    pause: float
+    pause: float  # s of silence after it
+    trim_after: bool = True  # a cut inside a sentence: the silence at the join is trimmed to JOIN_KEEP
+    rate: float = 1.0  # times the call's speed (SSML prosody rate)
 
 
 def _word_spans(phonemes: str, words) -> list[tuple[int, int, str]]:
@@ -107,18 +109,31 @@ def _cut_points(phonemes: str, marks: str) -> list[int]:
     return [m.end() for m in re.finditer(f"[{re.escape(marks)}]+[\"”)]*( |$)", phonemes)]
 
 
-def split_phonemes(phonemes: str, spans, max_len: int, breaks=()) -> list[_Piece]:
+def split_phonemes(phonemes: str, spans, max_len: int, breaks=(), rates=()) -> list[_Piece]:
     """Sentences first; an over-long sentence at clauses, then spaces, then any phoneme boundary.
 
-    breaks: more sentence ends, where no mark shows one (`PhonemizeResult.breaks`: Hindi's danda)."""
+    breaks: `Break`s, more places a chunk ends, where no mark shows one (Hindi's danda, a pause
+    asked for in the text), each with its own pause; rates: `Rate`s, stretches spoken at another
+    speed (a chunk takes the rate of the stretch it starts in)."""
+    ends = {c: None for c in _cut_points(phonemes, SENTENCE_END)}  # offset -> pause (None: a sentence's)
+    for b in breaks:
+        at = b.at
+        while at < len(phonemes) and phonemes[at] == " ":
+            at += 1  # where a mark's cut would be: after the space
+        ends[at] = b.pause
     pieces: list[_Piece] = []
     start = 0
-    marked = _cut_points(phonemes, SENTENCE_END)
-    sentence_cuts = sorted({c for c in [*marked, *breaks] if 0 < c < len(phonemes)}) + [len(phonemes)]
-    for end in sentence_cuts:
+    for end in sorted(c for c in ends if 0 < c < len(phonemes)) + [len(phonemes)]:
         if end <= start:
             continue
-        pieces.extend(_split_long(phonemes, start, end, max_len, spans))
+        rate = next((r.factor for r in rates if r.start <= start < r.end), 1.0)
+        sentence = _split_long(phonemes, start, end, max_len, spans)
+        for piece in sentence:
+            piece.rate = rate
+        pause = ends.get(end)
+        if sentence and pause is not None:
+            sentence[-1].pause, sentence[-1].trim_after = pause, True
+        pieces.extend(sentence)
         start = end
     return [p for p in pieces if p.phonemes.strip()]
 
@@ -145,7 +160,8 @@ def _piece(phonemes: str, start: int, stop: int, spans, pause: float) -> _Piece:
     lead = len(text) - len(text.lstrip())
     piece_spans = [(max(s, start) - start - lead, min(e, stop) - start - lead, w)
                    for s, e, w in spans if s < stop and e > start]
-    return _Piece(text.strip(), [(s, e, w) for s, e, w in piece_spans if e > s], pause)
+    return _Piece(text.strip(), [(s, e, w) for s, e, w in piece_spans if e > s], pause,
+                  trim_after=pause < PAUSE_AFTER_SENTENCE)
 
 
 def _split_long(phonemes: str, start: int, end: int, max_len: int, spans) -> list[_Piece]:
@@ -170,6 +186,8 @@ def _split_first(pieces: list[_Piece], limit: int | None) -> list[_Piece]:
         return pieces
     head = _piece(first.phonemes, 0, clause[-1], first.words, PAUSE_AFTER_CLAUSE)
     tail = _piece(first.phonemes, clause[-1], len(first.phonemes), first.words, first.pause)
+    head.rate = tail.rate = first.rate
+    tail.trim_after = first.trim_after
     return [p for p in (head, tail) if p.phonemes] + pieces[1:]
 
 
@@ -291,8 +309,8 @@ class Kokoro:
             if warn:
                 warn(message)
         spans = _word_spans(result.phonemes, result.words)
-        pieces = _split_first(split_phonemes(result.phonemes, spans, self.backend.max_phonemes, result.breaks),
-                              first_chunk)
+        pieces = _split_first(split_phonemes(result.phonemes, spans, self.backend.max_phonemes, result.breaks,
+                                             result.rates), first_chunk)
         yield from self._synthesize_pieces(pieces, pack, speed, seed, progress)
 
     def stream_phonemes(self, phonemes: str, voice: str = DEFAULT_VOICE, speed: float = 1.0,
@@ -314,14 +332,16 @@ class Kokoro:
             piece = queue.pop(0)
             try:
                 with self._synthesis_lock:
-                    out = self.backend.synthesize(piece.phonemes, pack, speed, seed + index)
+                    out = self.backend.synthesize(piece.phonemes, pack, speed * piece.rate, seed + index)
             except ChunkTooLong:
                 halves = _split_long(piece.phonemes, 0, len(piece.phonemes), max(len(piece.phonemes) // 2, 1),
                                      piece.words)
-                halves[-1].pause = piece.pause
+                halves[-1].pause, halves[-1].trim_after = piece.pause, piece.trim_after
+                for half in halves:
+                    half.rate = piece.rate
                 queue[:0] = halves
                 continue
-            cut_after = piece.pause < PAUSE_AFTER_SENTENCE
+            cut_after = piece.trim_after
             audio, lead = _trim_cut(np.asarray(out.audio, dtype=np.float32), int(out.durations[0]), cut_before,
                                     cut_after)
             audio = _fade_edges(audio)

@@ -1,13 +1,17 @@
-"""`kokoro-litert bench`: speed, first audio, memory and start-up, side by side with the peers, in one run.
+"""`kokoro-litert bench`: speed, first audio, memory and start-up on this device, side by side with
+the peers when they are installed, in one run.
 
 Every measurement runs in a fresh Python process, so its peak RSS and its start-up are its own.
 Figures from a shared machine are noisy: compare ratios measured in one run, not seconds from
-different runs. What it measures:
+different runs. Backends: litert (the bundle folder, its default precision or litert-<precision>);
+the peers, each used only when installed: onnx (kokoro-onnx + onnxruntime on the int8 export `fetch`
+assembles) and torch (the PyTorch reference, the convert extra). Text: built-in original sentences
+in any of the nine languages (`--lang`), spoken by the language's own voice unless `--voice`.
+What it measures:
 
-- front-end: words/s, lexicon load time and memory;
 - load: per stage, model creation and the first call of its smallest signature, and the RSS after
   every signature's first call (memory per stage and per bucket);
-- cold: a fresh-process `say` of a 10-word sentence (litert) vs kokoro-onnx's own cold run of the
+- cold: a fresh-process `say` of one sentence (litert) vs kokoro-onnx's own cold run of the
   same sentence (its model load, its espeak front-end, one `create`), median of a few runs;
 - warm, per backend and text: after a warm-up that runs every signature once (the memory worst
   case), real-time factor, time to the first chunk, peak RSS; seconds per stage;
@@ -30,42 +34,38 @@ import tempfile
 import time
 from pathlib import Path
 
-SENTENCES = [
-    "The morning train was late again, so Maria walked the last mile to the office.",
-    "She counted forty-two steps between the bakery and the bridge.",
-    "A small robot on the shelf blinked twice and went quiet.",
-    "Nobody expected the storm to arrive before lunch, yet the sky turned gray by ten.",
-    "Please remember to water the tomatoes and close the garden gate.",
-    "The library on Elm Street keeps its rare maps in a cool, dark room.",
-    "When the music stopped, the children froze in their funniest poses.",
-    "He paid $12.75 for two coffees and a slice of lemon cake.",
-    "Our meeting moved to 3:30 p.m. on Thursday, March 5th.",
-    "Engineers measured the bridge at 1,250 meters from end to end.",
-    "The old clock in the hallway still chimes every quarter hour.",
-    "If you listen closely, you can hear the river behind the hill.",
-    "Three students stayed late to finish the experiment and clean the lab.",
-    "The recipe calls for a pinch of salt, two eggs, and a cup of milk.",
-    "Across the valley, a dog barked at the passing clouds.",
-]
-COLD_SENTENCE = "The quick brown fox jumps over the lazy dog near the river."  # 12 words
+SENTENCES_FILE = Path(__file__).parent / "data" / "bench_sentences.tsv"
+WORDS_PER_SENTENCE = 12  # about what the English sentences have; other languages' cases count sentences
+CASES = {"short": 12, "paragraph": 120, "long": 600, "article": 3000}
+"""Words per case (English; other languages speak as many sentences as English needs for that many
+words); "article" (about 20 minutes of audio) is not in the default run: it checks that memory stays
+flat with text length (`--cases paragraph,article`)."""
 
 
-def sample_text(words: int) -> str:
-    """Original prose of about `words` words (the sentences above, cycled)."""
+def sentences(lang: str) -> list[str]:
+    """The built-in sentences of a language (British English uses the American ones)."""
+    code = "a" if lang == "b" else lang
+    rows = [line.split("\t", 1) for line in SENTENCES_FILE.read_text(encoding="utf-8").splitlines()
+            if line and not line.startswith("# ")]
+    return [text for c, text in rows if c == code]
+
+
+def cold_sentence(lang: str) -> str:
+    return "The quick brown fox jumps over the lazy dog near the river." if lang in "ab" else sentences(lang)[0]
+
+
+def sample_text(words: int, lang: str = "a") -> str:
+    """Original prose of about `words` English words' worth of speech (the built-in sentences, cycled)."""
+    pool = sentences(lang)
     out, count, i = [], 0, 0
     while count < words:
-        sentence = SENTENCES[i % len(SENTENCES)]
+        sentence = pool[i % len(pool)]
         out.append(sentence)
-        count += len(sentence.split())
+        count += len(sentence.split()) if lang in "ab" else WORDS_PER_SENTENCE
         i += 1
         if i % 5 == 0:
             out.append("\n")
     return " ".join(out)
-
-
-CASES = {"short": 12, "paragraph": 120, "long": 600, "article": 3000}
-"""Words per case; "article" (about 20 minutes of audio) is not in the default run: it checks that
-memory stays flat with text length (`--cases paragraph,article`)."""
 
 
 def _peak_rss_mb() -> float:
@@ -80,15 +80,17 @@ def _rss_mb() -> float:
 # --- measurements, each run in a child process ----------------------------------------------------
 
 
-def run_case(backend_name: str, words: int, bundles: str | None, cache_dir: str | None, threads: int | None) -> dict:
-    """One warm synthesis of a `words`-word text: warm-up first (every signature runs once)."""
+def run_case(backend_name: str, words: int, bundles: str | None, cache_dir: str | None, threads: int | None,
+             lang: str = "a", voice: str = "af_heart", torch_reference=None) -> dict:
+    """One warm synthesis of a `words`-word text: warm-up first (every signature runs once).
+    torch_reference: what builds the PyTorch backend (the CLI's, which may fetch the weights)."""
     from .api import Kokoro
 
     t_load = time.perf_counter()
-    backend, voices = load_backend(backend_name, bundles, cache_dir, threads)
+    backend, voices = load_backend(backend_name, bundles, cache_dir, threads, torch_reference)
     tts = Kokoro(backend, voices)
-    tts.voice("af_heart")
-    list(tts.stream("Warm up.", voice="af_heart"))  # lexicon, models, kernels
+    tts.voice(voice)
+    list(tts.stream(sentences(lang)[-1], voice=voice, lang=lang))  # front-end, models, kernels
     per_signature = None
     if hasattr(backend, "warm_up"):
         backend.warm_up()  # every signature once: the first call of each plans its arena
@@ -96,16 +98,17 @@ def run_case(backend_name: str, words: int, bundles: str | None, cache_dir: str 
     if getattr(backend, "stage_times", None):
         backend.stage_times.clear()
     load_s = time.perf_counter() - t_load
-    text = sample_text(words)
+    text = sample_text(words, lang)
     t0 = time.perf_counter()
     first, samples, chunks = None, 0, 0
-    for chunk in tts.stream(text, voice="af_heart"):
+    for chunk in tts.stream(text, voice=voice, lang=lang):
         first = first if first is not None else time.perf_counter() - t0
         samples += chunk.audio.size
         chunks += 1
     total = time.perf_counter() - t0
     audio_s = samples / 24000
-    result = {"backend": backend_name, "words": len(text.split()), "chunks": chunks, "audio_s": round(audio_s, 2),
+    result = {"backend": backend_name, "lang": lang, "voice": voice, "words": len(text.split()), "chunks": chunks,
+              "audio_s": round(audio_s, 2),
               "synth_s": round(total, 3), "rtf": round(total / audio_s, 4), "first_audio_s": round(first, 3),
               "load_s": round(load_s, 2), "peak_rss_mb": round(_peak_rss_mb(), 1)}
     if per_signature:
@@ -154,35 +157,43 @@ def run_load(bundles: str, threads: int | None, precision: str | None) -> dict:
     return out
 
 
-def load_backend(name: str, bundles: str | None, cache_dir: str | None, threads: int | None):
+def load_backend(name: str, bundles: str | None, cache_dir: str | None, threads: int | None, torch_reference=None):
     """(backend, voices) for a bench backend name: litert, litert-<precision>, onnx, torch."""
     from .cache import cache_root
 
     cache = cache_root(cache_dir)
-    if name == "torch":
-        import torch
-
-        from kokoro_litert.convert.reference import TorchReference
-
-        if threads:
-            torch.set_num_threads(threads)
-        return TorchReference(cache / "weights"), cache / "voices"
+    if name == "torch":  # the PyTorch reference lives with the converter: the CLI hands in its builder
+        return torch_reference(cache, threads), cache / "voices"
     if name == "litert" or name.startswith("litert-"):
         from .litert import LiteRTBackend
 
         precision = name.split("-", 1)[1] if "-" in name else None
-        backend = LiteRTBackend(bundles or default_bundles(cache), threads=threads, precision=precision)
+        backend = LiteRTBackend(bundles, threads=threads, precision=precision)
         return backend, backend.bundle.voices
     if name == "onnx":
         vocab = json.loads((cache / "weights" / "config.json").read_text())["vocab"]
-        return OnnxPeer(cache / "downloads" / "kokoro-v1.0.int8.onnx", vocab, threads), cache / "voices"
+        return OnnxPeer(onnx_model(cache), vocab, threads), cache / "voices"
     raise ValueError(f"unknown backend {name!r}: use litert, litert-<precision>, onnx or torch")
 
 
-def default_bundles(cache: Path) -> Path:
-    from kokoro_litert.convert.export import cached_bundles
+def onnx_model(cache: Path) -> Path:
+    """The int8 kokoro-onnx export `kokoro-litert fetch` assembles (the peer's model file)."""
+    return cache / "downloads" / "kokoro-v1.0.int8.onnx"
 
-    return cached_bundles(cache / "weights", cache)
+
+def peer_missing(name: str, cache: Path) -> str | None:
+    """Why a peer backend cannot run here (not installed, no model), or None when it can."""
+    import importlib.util
+
+    needs = {"onnx": ("kokoro_onnx", "onnxruntime"), "torch": ("torch", "kokoro", "litert_torch")}.get(name, ())
+    missing = [m for m in needs if importlib.util.find_spec(m) is None]
+    if missing:
+        return f"{', '.join(missing)} not installed"
+    if name == "onnx" and not onnx_model(cache).is_file():
+        return f"no kokoro-onnx model at {onnx_model(cache)} (`kokoro-litert fetch` puts it there)"
+    if name in ("onnx", "torch") and not (cache / "weights" / "config.json").is_file():
+        return "no fetched weights (`kokoro-litert fetch`)"
+    return None
 
 
 class OnnxPeer:
@@ -233,28 +244,30 @@ def _child(code: str) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def _cold_litert(bundles: str, threads: int | None) -> float:
+def _cold_litert(bundles: str, threads: int | None, lang: str, voice: str) -> float:
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "kokoro_litert.runtime.cli", "say", "--bundles", str(bundles), COLD_SENTENCE,
+        cmd = [sys.executable, "-m", "kokoro_litert.runtime.cli", "say", "--bundles", str(bundles),
+               cold_sentence(lang), "--lang", lang, "--voice", voice,
                "-o", str(Path(tmp) / "cold.wav")] + (["--threads", str(threads)] if threads else [])
         start = time.perf_counter()
         subprocess.run(cmd, check=True, capture_output=True)
         return time.perf_counter() - start
 
 
-def _cold_onnx(cache: Path, threads: int | None) -> float:
-    """kokoro-onnx's own cold path: import, model load, espeak front-end, one create()."""
+def _cold_onnx(cache: Path, threads: int | None, lang: str, voice: str) -> float:
+    """kokoro-onnx's own cold path: import, model load, its espeak front-end, one create()."""
     import numpy as np
 
+    from .text.languages import language
     from .voices import read_voice_file
 
     with tempfile.TemporaryDirectory() as tmp:
         voices = Path(tmp) / "voices.npz"
         with open(voices, "wb") as f:  # kokoro-onnx reads an .npz of name -> [510, 1, 256]
-            np.savez(f, af_heart=read_voice_file(cache / "voices" / "af_heart.bin").reshape(510, 1, 256))
+            np.savez(f, **{voice: read_voice_file(cache / "voices" / f"{voice}.bin").reshape(510, 1, 256)})
         code = (f"import kokoro_onnx, wave, numpy as np; k = kokoro_onnx.Kokoro("
-                f"{str(cache / 'downloads' / 'kokoro-v1.0.int8.onnx')!r}, {str(voices)!r}); "
-                f"s, sr = k.create({COLD_SENTENCE!r}, voice='af_heart', lang='en-us'); "
+                f"{str(onnx_model(cache))!r}, {str(voices)!r}); "
+                f"s, sr = k.create({cold_sentence(lang)!r}, voice={voice!r}, lang={language(lang).name!r}); "
                 f"w = wave.open({str(Path(tmp) / 'cold.wav')!r}, 'wb'); w.setnchannels(1); w.setsampwidth(2); "
                 "w.setframerate(sr); w.writeframes((np.clip(s, -1, 1) * 32767).astype('<i2').tobytes()); w.close()")
         env = dict(os.environ, **({"OMP_NUM_THREADS": str(threads)} if threads else {}))
@@ -284,20 +297,29 @@ def machine() -> dict:
             "platform": platform.platform(), "versions": versions}
 
 
-def bench(backends: list[str], cases: list[str], bundles: str | None, cache_dir: str | None, threads: int | None,
-          json_path: str | None = None, report_dir: str | None = None, cold_runs: int = 3, log=print) -> dict:
+def bench(backends: list[str], cases: list[str], bundles: str, cache_dir: str | None, threads: int | None,
+          json_path: str | None = None, report_dir: str | None = None, cold_runs: int = 3, lang: str = "a",
+          voice: str | None = None, log=print) -> dict:
+    """Measure `backends` on `cases` of built-in text in `lang` (spoken by `voice`, default the
+    language's own); `bundles` is the folder litert backends run. Peers that cannot run here (not
+    installed, no model) are left out with a line saying why."""
     from .cache import cache_root
+    from .text.languages import language
 
     cache = cache_root(cache_dir)
-    if any(b.startswith("litert") for b in backends) and bundles is None:
-        bundles = str(default_bundles(cache))
+    lang_info = language(lang)
+    lang, voice = lang_info.code, voice or lang_info.default_voice
+    runnable = []
+    for name in backends:
+        why = peer_missing(name, cache)
+        if why:
+            log(f"{name}: left out ({why})")
+        else:
+            runnable.append(name)
+    backends = runnable
     report: dict = {"machine": {**machine(), "threads": threads or os.cpu_count()}, "bundles": bundles,
-                    "synthesis": [], "cold": {}, "load": None}
-    frontend = _child("import json; from kokoro_litert.runtime.text.bench import bench_frontend; "
-                      "print(json.dumps(bench_frontend()))")
-    report["frontend"] = frontend
-    log(f"front-end: {frontend['words_per_second']:,.0f} words/s on {frontend['words']} words, lexicon load "
-        f"{frontend['load_seconds']:.2f} s, lexicon {frontend['lexicon_mb']:.0f} MiB")
+                    "lang": lang, "voice": voice, "synthesis": [], "cold": {}, "load": None}
+    log(f"{lang_info.label}, voice {voice}")
 
     litert = [b for b in backends if b.startswith("litert")]
     if litert:
@@ -313,13 +335,14 @@ def bench(backends: list[str], cases: list[str], bundles: str | None, cache_dir:
             log(f"  {name:30} first call {v['first_call_s']:.3f} s  RSS {v['rss_mb']:.0f} MB")
         log(f"  peak RSS {load['peak_rss_mb']:.0f} MB (Python + runtime alone: {load['base_rss_mb']:.0f} MB)")
 
-    if cold_runs and (litert or "onnx" in backends):
-        log(f"cold: a fresh process speaks {len(COLD_SENTENCE.split())} words ({cold_runs} runs, median wall)")
+    cold_onnx = "onnx" in backends and lang_info.g2p in ("english", "espeak")  # its front-end is espeak-ng
+    if cold_runs and (litert or cold_onnx):
+        log(f"cold: a fresh process speaks one sentence ({cold_runs} runs, median wall): {cold_sentence(lang)}")
         if litert:
-            runs = [_cold_litert(bundles, threads) for _ in range(cold_runs)]
+            runs = [_cold_litert(bundles, threads, lang, voice) for _ in range(cold_runs)]
             report["cold"]["litert say"] = {"runs_s": [round(r, 3) for r in runs], "median_s": round(statistics.median(runs), 3)}
-        if "onnx" in backends:
-            runs = [_cold_onnx(cache, threads) for _ in range(cold_runs)]
+        if cold_onnx:
+            runs = [_cold_onnx(cache, threads, lang, voice) for _ in range(cold_runs)]
             report["cold"]["kokoro-onnx"] = {"runs_s": [round(r, 3) for r in runs], "median_s": round(statistics.median(runs), 3)}
         for name, v in report["cold"].items():
             log(f"  {name:12} {v['median_s']:.2f} s  (runs {', '.join(f'{r:.2f}' for r in v['runs_s'])})")
@@ -327,8 +350,11 @@ def bench(backends: list[str], cases: list[str], bundles: str | None, cache_dir:
     log(f"{'backend':12} {'case':10} {'words':>6} {'audio s':>8} {'RTF':>7} {'first s':>8} {'RSS MB':>7}")
     for backend in backends:
         for case in cases:
-            code = ("import json; from kokoro_litert.runtime.bench import run_case; "
-                    f"print(json.dumps(run_case({backend!r}, {CASES[case]}, {bundles!r}, {cache_dir!r}, {threads!r})))")
+            # The torch child is the CLI's entry point into the converter's reference model.
+            builder = "from kokoro_litert.runtime.cli import torch_reference; " if backend == "torch" else ""
+            code = (f"import json; {builder}from kokoro_litert.runtime.bench import run_case; "
+                    f"print(json.dumps(run_case({backend!r}, {CASES[case]}, {bundles!r}, {cache_dir!r}, {threads!r}, "
+                    f"{lang!r}, {voice!r}{', torch_reference' if builder else ''})))")
             try:
                 row = _child(code)
             except RuntimeError as e:

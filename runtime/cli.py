@@ -167,16 +167,21 @@ def _default_jobs() -> int:
     return 1  # one worker: conversion peaks at ~3 GB; --jobs 2 is faster on 2+ cores but needs ~5 GB
 
 
+def torch_reference(cache: Path, threads: int | None = None):
+    """The PyTorch reference backend (the convert extra), fetching the weights first if needed."""
+    _ensure_weights(cache)
+    from kokoro_litert.convert.reference import TorchReference
+
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    return TorchReference(cache / "weights")
+
+
 def _backend(args, cache: Path):
     if args.backend == "torch":
-        _ensure_weights(cache)
-        from kokoro_litert.convert.reference import TorchReference
-
-        if args.threads:
-            import torch
-
-            torch.set_num_threads(args.threads)
-        return TorchReference(cache / "weights")
+        return torch_reference(cache, args.threads)
     from kokoro_litert.runtime.litert import LiteRTBackend
 
     return LiteRTBackend(args.bundles or _bundles_dir(cache), threads=args.threads, precision=args.precision)
@@ -200,9 +205,12 @@ def cmd_say(args) -> int:
     import json
 
     from kokoro_litert.runtime.api import Kokoro, speakable
-    from kokoro_litert.runtime.checks import check_language, check_speed, check_voice
+    from kokoro_litert.runtime.checks import DEFAULT_VOICE, check_language, check_speed, check_voice
+    from kokoro_litert.runtime.text.languages import language
     from kokoro_litert.runtime.wav import WavStream, to_pcm16
 
+    if args.voice is None:  # a named language brings its own voice
+        args.voice = language(args.lang).default_voice if args.lang is not None else DEFAULT_VOICE
     lang = check_language(args.lang, check_voice(args.voice))
     check_speed(args.speed)
     to_stdout = args.output in (None, "-")
@@ -280,20 +288,27 @@ def cmd_say(args) -> int:
 
 def cmd_bench(args) -> int:
     from kokoro_litert.runtime.bench import CASES, bench
+    from kokoro_litert.runtime.text.languages import language
 
     cases = args.cases.split(",")
     unknown = [c for c in cases if c not in CASES]
     if unknown:
         raise KokoroError(f"Unknown bench case(s) {unknown}.", f"Choose from {', '.join(CASES)}.")
+    lang = language(args.lang)
     if args.report:
         import importlib.util
 
         if importlib.util.find_spec("matplotlib") is None:
             raise KokoroError("--report draws its plots with matplotlib, which is not installed.",
                               "pip install 'kokoro-litert[report]' (or drop --report and use --json).")
-    bench(args.backend.split(","), cases, str(args.bundles) if args.bundles else None,
-          str(args.cache_dir) if args.cache_dir else None, args.threads, str(args.json) if args.json else None,
-          str(args.report) if args.report else None, cold_runs=args.cold_runs, log=print)
+    backends = args.backend.split(",")
+    cache = cache_root(args.cache_dir)
+    bundles = args.bundles
+    if bundles is None and any(b.startswith("litert") for b in backends):
+        bundles = _bundles_dir(cache)
+    bench(backends, cases, str(bundles) if bundles else None, str(args.cache_dir) if args.cache_dir else None,
+          args.threads, str(args.json) if args.json else None, str(args.report) if args.report else None,
+          cold_runs=args.cold_runs, lang=lang.code, voice=args.voice, log=print)
     return 0
 
 
@@ -344,7 +359,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--text-file", type=Path)
     p.add_argument("--phonemes", help="Kokoro phonemes to speak instead of text")
     p.add_argument("-o", "--output", help="output WAV; '-' or omitted with a pipe: raw 16-bit PCM on stdout")
-    p.add_argument("--voice", default="af_heart", help="name, .bin/.pt path, or blend 'af_heart:0.7,bf_emma:0.3'")
+    p.add_argument("--voice", default=None, help="name, .bin/.pt path, or blend 'af_heart:0.7,bf_emma:0.3' "
+                   "(default: af_heart, or the --lang language's own voice)")
     p.add_argument("--speed", type=float, default=1.0, help="0.5 to 2.0")
     p.add_argument("--seed", type=int, default=0, help="excitation noise seed (output is deterministic)")
     p.add_argument("--lang", default=None, help=_LANG_HELP + " (default: the voice's, from its first letter)")
@@ -365,9 +381,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("bench", help="real-time factor, time to first audio, memory; front-end speed")
     _add_cache_arg(p)
-    p.add_argument("--backend", default="litert,litert-fp32,onnx,torch",
+    p.add_argument("--backend", default="litert,onnx",
                    help="comma-separated: litert (the bundle's default precision), litert-<precision> "
-                        "(e.g. litert-fp32), onnx (kokoro-onnx + onnxruntime, the peer), torch (PyTorch reference)")
+                        "(e.g. litert-fp32); peers, used when installed: onnx (kokoro-onnx + onnxruntime), "
+                        "torch (PyTorch reference). Default: %(default)s")
+    p.add_argument("--lang", default="a", help=_LANG_HELP + ": the built-in text's language (default: a)")
+    p.add_argument("--voice", default=None, help="the voice (default: the language's own, e.g. af_heart, ef_dora)")
     p.add_argument("--bundles", type=Path, help="the bundle folder to measure (default: the cache's)")
     p.add_argument("--cold-runs", type=int, default=3, help="fresh-process runs per cold figure (0: skip)")
     p.add_argument("--report", type=Path, help="also write report.json, summary.md and PNG plots into this folder")

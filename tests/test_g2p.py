@@ -216,7 +216,7 @@ def test_load_rejects_other_files(tmp_path):
         load_lexicon(path)
 
 
-# -- runtime hygiene and speed -------------------------------------------------------------------
+# -- runtime hygiene -------------------------------------------------------------------
 
 def test_no_heavy_imports():
     code = ("import sys; from kokoro_litert.runtime.text import phonemize; phonemize('hello 42'); "
@@ -224,40 +224,6 @@ def test_no_heavy_imports():
             "print(bad); sys.exit(1 if bad else 0)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
-
-
-def test_speed_lexicon_words():
-    lexicon("a")  # load outside the timing
-    words = [w for w, e in list(merged_table("a").items())[::40] if isinstance(e, str) and w.isalpha()][:2000]
-    text = " ".join(words)
-    phonemize(text)
-    start = time.perf_counter()
-    phonemize(text)
-    rate = len(words) / (time.perf_counter() - start)
-    assert rate >= 5000, f"{rate:.0f} words/s"
-
-
-def test_bench_frontend_figures():
-    from kokoro_litert.runtime.text.bench import SAMPLE_TEXT, bench_frontend
-
-    assert 950 <= len(SAMPLE_TEXT.split()) <= 1100
-    assert not phonemize(SAMPLE_TEXT).warnings
-    fig = bench_frontend("Dr. Smith paid $3.50 for 1/2 a pie on March 3rd, 2027.", repeats=2)
-    assert fig["words"] == 12 and fig["repeats"] == 2 and fig["warnings"] == 0
-    assert fig["words_per_second"] == pytest.approx(fig["words"] / fig["pass_seconds_best"])
-    assert fig["load_seconds"] > 0 and fig["lexicon_mb"] < 2  # reopened, and looked up on disk, not in the heap
-    assert fig["tracemalloc_peak_mb"] >= fig["lexicon_mb"] and fig["rss_delta_mb"] >= 0
-    assert all(isinstance(v, (int, float, str)) for v in fig.values())
-    assert phonemize("hello").phonemes == "həlˈO"  # the caches still work after the reload
-
-
-def test_bench_frontend_rejects_bad_input():
-    from kokoro_litert.runtime.text.bench import bench_frontend
-
-    with pytest.raises(ValueError, match="repeats"):
-        bench_frontend("hello", repeats=0)
-    with pytest.raises(ValueError, match="no words"):
-        bench_frontend("   ")
 
 
 def test_disk_lexicon_is_misakis_data(tmp_path, monkeypatch):

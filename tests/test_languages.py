@@ -140,7 +140,8 @@ def test_committed_references_are_upstreams_output():
 
 def test_danda_ends_a_sentence_that_espeak_leaves_unmarked():
     r = phonemize("वह आया। “ठीक है।” फिर गया", "hi")
-    assert [r.phonemes[:b] for b in r.breaks] == ["ʋˌəh ˈaːjaː", "ʋˌəh ˈaːjaː “ʈʰˈiːk hɛː”"]
+    assert [r.phonemes[:b.at] for b in r.breaks] == ["ʋˌəh ˈaːjaː", "ʋˌəh ˈaːjaː “ʈʰˈiːk hɛː”"]
+    assert all(b.pause is None for b in r.breaks)  # a sentence end's usual pause
     assert "।" not in r.phonemes
 
 
@@ -149,8 +150,9 @@ def test_danda_sentences_chunk_apart():
 
     r = phonemize("मेरा नाम राम है। मैं दिल्ली में रहता हूँ। आप कहाँ रहते हैं?", "hi")
     pieces = split_phonemes(r.phonemes, [], 510, r.breaks)
-    assert [p.phonemes for p in pieces] == [r.phonemes[:r.breaks[0]], r.phonemes[r.breaks[0]:r.breaks[1]].strip(),
-                                            r.phonemes[r.breaks[1]:].strip()]
+    first, second = (b.at for b in r.breaks)
+    assert [p.phonemes for p in pieces] == [r.phonemes[:first], r.phonemes[first:second].strip(),
+                                            r.phonemes[second:].strip()]
 
 
 def test_words_carry_their_source_text_and_phonemes():

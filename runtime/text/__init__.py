@@ -47,12 +47,12 @@ Android demo reads the same file):
 import unicodedata
 
 from . import g2p, languages
-from .g2p import KOKORO_VOCAB, PhonemizeResult, Word, lexicon
+from .g2p import KOKORO_VOCAB, Break, PhonemizeResult, Rate, Word, lexicon
 from .lexicon import export_lexicon, load_lexicon
 from .normalize import normalize
 
 __all__ = [
-    "KOKORO_VOCAB", "PhonemizeResult", "Word", "export_lexicon", "lexicon", "load_lexicon",
+    "KOKORO_VOCAB", "Break", "PhonemizeResult", "Rate", "Word", "export_lexicon", "lexicon", "load_lexicon",
     "normalize", "phonemize",
 ]
 
@@ -106,5 +106,6 @@ def _within_vocab(result: PhonemizeResult, language) -> PhonemizeResult:
         words=[Word(w.text, "".join(c for c in w.phonemes if c in KOKORO_VOCAB), w.normalized)
                for w in result.words],
         warnings=warnings,
-        breaks=[kept_before[b] for b in result.breaks],
+        breaks=[Break(kept_before[b.at], b.pause) for b in result.breaks],
+        rates=[Rate(kept_before[r.start], kept_before[r.end], r.factor) for r in result.rates],
     )

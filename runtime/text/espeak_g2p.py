@@ -28,7 +28,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from . import espeak
-from .g2p import PhonemizeResult, Word
+from .g2p import Break, PhonemizeResult, Word
 from .languages import Language
 
 # phonemizer's default punctuation marks: a run of them, with the spaces around it, cuts the text.
@@ -199,7 +199,7 @@ def phonemize(text: str, lang: Language) -> PhonemizeResult:
                 words += _piece_words(piece, pps, language)
             phonemes += (" " if phonemes else "") + ps
             if sentence.rstrip().rstrip('”"’»)]').endswith(DANDAS):
-                breaks.append(len(phonemes))
-    breaks = [b for b in breaks if b < len(phonemes)]
+                breaks.append(Break(len(phonemes)))
+    breaks = [b for b in breaks if b.at < len(phonemes)]
     return PhonemizeResult(normalized=text, phonemes=phonemes, words=words, warnings=_foreign_words(text, lang),
                            breaks=breaks)

@@ -96,8 +96,30 @@ class PhonemizeResult:
     warnings: list = field(default_factory=list)
     """Human-readable notes for everything skipped, unreadable or cut (never dropped silently)."""
     breaks: list = field(default_factory=list)
-    """Offsets in `phonemes` where a sentence ends without a mark there to show it (Hindi's danda,
-    which espeak-ng reads as a pause but writes as nothing): chunking cuts there as at a full stop."""
+    """`Break`s: where a chunk must end although no mark in `phonemes` shows it (Hindi's danda,
+    which espeak-ng reads as a pause but writes as nothing; a pause asked for in the text)."""
+    rates: list = field(default_factory=list)
+    """`Rate`s: stretches of `phonemes` spoken faster or slower than the call's speed."""
+
+
+@dataclass
+class Break:
+    """A place where a chunk ends although no mark in the phonemes shows it."""
+
+    at: int
+    """Offset in `PhonemizeResult.phonemes`."""
+    pause: float | None = None
+    """Seconds of silence inserted there, the chunks' own edge silence trimmed as at any cut inside a
+    sentence; None: a sentence end, with the usual pause after a sentence."""
+
+
+@dataclass
+class Rate:
+    """A stretch of phonemes spoken at `factor` times the call's speed (breaks bound it)."""
+
+    start: int
+    end: int
+    factor: float
 
 
 @dataclass

@@ -35,18 +35,20 @@ class Language:
     """The espeak-ng language the "espeak" front-end (and English's fallback) reads it with."""
     extra: str | None = None
     """The pip extra its front-end needs beyond the base install (`kokoro-litert[zh]`), if any."""
+    default_voice: str = "af_heart"
+    """The voice that speaks it when a language is named and no voice is."""
 
 
 LANGUAGES: tuple[Language, ...] = (
-    Language("a", "en-us", "American English", "english", espeak_voice="en-us"),
-    Language("b", "en-gb", "British English", "english", espeak_voice="en"),
-    Language("e", "es", "Spanish", "espeak", espeak_voice="es"),
-    Language("f", "fr-fr", "French", "espeak", espeak_voice="fr-fr"),
-    Language("h", "hi", "Hindi", "espeak", espeak_voice="hi"),
-    Language("i", "it", "Italian", "espeak", espeak_voice="it"),
-    Language("p", "pt-br", "Brazilian Portuguese", "espeak", espeak_voice="pt-br"),
-    Language("j", "ja", "Japanese", "japanese", extra="ja"),
-    Language("z", "zh", "Mandarin Chinese", "mandarin", extra="zh"),
+    Language("a", "en-us", "American English", "english", espeak_voice="en-us", default_voice="af_heart"),
+    Language("b", "en-gb", "British English", "english", espeak_voice="en", default_voice="bf_emma"),
+    Language("e", "es", "Spanish", "espeak", espeak_voice="es", default_voice="ef_dora"),
+    Language("f", "fr-fr", "French", "espeak", espeak_voice="fr-fr", default_voice="ff_siwis"),
+    Language("h", "hi", "Hindi", "espeak", espeak_voice="hi", default_voice="hf_alpha"),
+    Language("i", "it", "Italian", "espeak", espeak_voice="it", default_voice="if_sara"),
+    Language("p", "pt-br", "Brazilian Portuguese", "espeak", espeak_voice="pt-br", default_voice="pf_dora"),
+    Language("j", "ja", "Japanese", "japanese", extra="ja", default_voice="jf_alpha"),
+    Language("z", "zh", "Mandarin Chinese", "mandarin", extra="zh", default_voice="zf_xiaobei"),
 )
 _BY_KEY = {key: lang for lang in LANGUAGES for key in (lang.code, lang.name)}
 DEFAULT = LANGUAGES[0]

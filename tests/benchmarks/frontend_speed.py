@@ -1,8 +1,7 @@
 """Speed and memory of the English front-end (normalize + G2P), without any synthesis.
 
-    from kokoro_litert.runtime.text.bench import bench_frontend
-    bench_frontend()            # the built-in ~1,000-word text, American English
-    bench_frontend(text, 5)     # your text, best of 5 passes
+    python tests/benchmarks/frontend_speed.py                  # the built-in ~1,000-word text
+    python tests/benchmarks/frontend_speed.py --text-file F --repeats 5 --lang b
 
 Memory figures are only meaningful in a fresh process: `ru_maxrss` is the process's high-water
 mark, so after something bigger (torch, a model) has run, the front-end adds nothing to it.
@@ -105,8 +104,8 @@ def _maxrss_bytes() -> int:
 
 def _drop_lexicon() -> None:
     """Forget the cached lexicon tables, so the next `lexicon(lang)` reads them as a fresh process would."""
-    from .g2p import lexicon
-    from .lexicon import load_tables
+    from kokoro_litert.runtime.text.g2p import lexicon
+    from kokoro_litert.runtime.text.lexicon import load_tables
 
     lexicon.cache_clear()
     load_tables.cache_clear()
@@ -140,7 +139,7 @@ def bench_frontend(text: str | None = None, repeats: int = 3, lang: str = "a") -
       and the timed passes (MiB); includes native memory such as libespeak-ng, and is about 0 when
       the process had already peaked higher or already held the lexicon before the call.
     """
-    from .g2p import LANGS, lexicon, phonemize
+    from kokoro_litert.runtime.text.g2p import LANGS, lexicon, phonemize
 
     if lang not in LANGS:
         raise ValueError(f"unsupported lang {lang!r}: use lang='a' (American) or lang='b' (British)")
@@ -199,3 +198,21 @@ def bench_frontend(text: str | None = None, repeats: int = 3, lang: str = "a") -
         "lexicon_mb": lexicon_bytes / MB,
         "rss_delta_mb": rss_delta / MB,
     }
+
+
+def main() -> None:
+    import argparse
+    from pathlib import Path
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--text-file", type=Path, help="text to phonemize (default: the built-in sample)")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--lang", default="a", choices=["a", "b"])
+    args = parser.parse_args()
+    text = args.text_file.read_text(encoding="utf-8") if args.text_file else None
+    for key, value in bench_frontend(text, args.repeats, args.lang).items():
+        print(f"{key:22} {value:.4g}" if isinstance(value, float) else f"{key:22} {value}")
+
+
+if __name__ == "__main__":
+    main()
