@@ -16,7 +16,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import AsyncIterator, Iterator
 
 import numpy as np
 
@@ -25,6 +25,7 @@ from kokoro_litert.buckets import SAMPLE_RATE, SAMPLES_PER_FRAME
 from .backend import Backend, ChunkTooLong
 from .checks import DEFAULT_VOICE, check_language, check_speed
 from .errors import EmptyInput, KokoroError
+from .live_text import Segmenter
 from .text.g2p import FALLBACKS
 from .text.languages import language
 from .voices import FolderVoices, load_voice
@@ -49,6 +50,45 @@ FIRST_CHUNK_PHONEMES = 36
 if it has one: with its leading boundary pad that is at most ~120 frames, which the vocoder runs
 in its 128-frame size or less, so the first audio is ready in a fraction of the time a whole first
 sentence takes."""
+
+
+UNIT_ENDS = {"clause": (PAUSE_AFTER_CLAUSE, True), "words": (0.0, True)}
+"""How a live unit that ended inside its sentence is joined to the next: as a whole text's clause
+or word cut is (a unit that ends a sentence keeps its sentence pause)."""
+PAUSE_FLUSH = 1.0
+"""s without a new piece of live text after which what has arrived is spoken (a pause in a pipe)."""
+_END = object()
+
+
+def _read_ahead(pieces: Iterator[str]) -> Iterator[str | None]:
+    """The pieces, read on a thread of their own so a slow source and synthesis overlap; None
+    whenever PAUSE_FLUSH seconds pass without a new one."""
+    import queue as queue_module
+
+    arrived: queue_module.Queue = queue_module.Queue()
+
+    def read():
+        try:
+            for piece in pieces:
+                arrived.put(piece)
+            arrived.put(_END)
+        except BaseException as e:  # the source's own error, raised in the reader below
+            arrived.put(e)
+
+    threading.Thread(target=read, name="kokoro-live-text", daemon=True).start()
+    while True:
+        try:
+            piece = arrived.get(timeout=PAUSE_FLUSH)
+        except queue_module.Empty:
+            yield None
+            continue
+        if piece is _END:
+            return
+        if isinstance(piece, BaseException):
+            raise piece
+        if not isinstance(piece, str):
+            raise TypeError(f"live text pieces must be str, got {type(piece).__name__}")
+        yield piece
 
 
 VOICE_CACHE_SIZE = 32
@@ -225,7 +265,7 @@ def _fade_edges(audio: np.ndarray) -> np.ndarray:
     return audio
 
 
-def speakable(text: str, lang: str = "a", fallback: str = "espeak"):
+def speakable(text: str, lang: str = "a", fallback: str = "espeak", lexicon=None):
     """`phonemize(text, lang)`, or `EmptyInput` naming what was skipped when nothing in it can be spoken.
 
     The error comes before any warning is reported, so a CLI prints one line for unspeakable input.
@@ -238,7 +278,7 @@ def speakable(text: str, lang: str = "a", fallback: str = "espeak"):
     lang = language(lang)
     if fallback not in FALLBACKS:
         raise KokoroError(f"Unknown fallback {fallback!r}.", f"Use one of {', '.join(FALLBACKS)}.", param="fallback")
-    result = phonemize(text, lang=lang.code, fallback=fallback)
+    result = phonemize(text, lang=lang.code, fallback=fallback, **({"lexicon": lexicon} if lexicon else {}))
     if not result.phonemes.strip():
         skipped = f" ({'; '.join(result.warnings)})" if result.warnings else ""
         raise EmptyInput(f"Nothing speakable in the input{skipped}.",
@@ -285,33 +325,107 @@ class Kokoro:
                 self._voice_cache.popitem(last=False)
         return pack
 
-    def create(self, text: str, voice: str = DEFAULT_VOICE, speed: float = 1.0, lang: str | None = None,
-               seed: int = 0) -> tuple[np.ndarray, int]:
+    def create(self, text, voice: str = DEFAULT_VOICE, speed: float = 1.0, lang: str | None = None,
+               seed: int = 0, lexicon=None) -> tuple[np.ndarray, int]:
         """All the audio at once (sentences whole: no short first chunk, nothing streams)."""
-        chunks = [c.audio for c in self.stream(text, voice, speed, lang, seed, first_chunk=None)]
+        chunks = [c.audio for c in self.stream(text, voice, speed, lang, seed, first_chunk=None, lexicon=lexicon)]
         return (np.concatenate(chunks) if chunks else np.zeros(0, np.float32)), SAMPLE_RATE
 
     def stream(self, text, voice: str = DEFAULT_VOICE, speed: float = 1.0, lang: str | None = None,
                seed: int = 0, warn=None, progress=None,
-               first_chunk: int | None = FIRST_CHUNK_PHONEMES) -> Iterator[Chunk]:
+               first_chunk: int | None = FIRST_CHUNK_PHONEMES, lexicon=None) -> Iterator[Chunk]:
         """Chunks as they are synthesized: nothing is synthesized before the caller asks for a chunk.
 
-        text: a string, or what `speakable(text, lang)` returned for it (then `lang` is unused), so a
-        caller can reject unspeakable input before it builds a backend.
+        text: a string; what `speakable(text, lang)` returned for one (then `lang` is unused), so a
+        caller can reject unspeakable input before it builds a backend; or an iterable of text
+        pieces as they arrive (an LLM's tokens): each sentence (the first: each clause) is spoken
+        as soon as it is complete, without waiting for the rest (runtime/live_text.py; for an
+        async iterable use `astream`).
         lang: a language code or name; None: the voice's own (its first letter: "ef_dora" reads
         Spanish; a blend, its first voice's), American English for a voice file without one.
         first_chunk: cut the first chunk to at most this many phonemes (None: sentences whole).
+        lexicon: a user lexicon (runtime.text.user_lexicon.UserLexicon) that wins over the built-in one.
         """
         speed = check_speed(speed)
         pack = self.voice(voice)
-        result = speakable(text, check_language(lang, voice)) if isinstance(text, str) else text
+        lang = check_language(lang, voice)
+        if isinstance(text, str) or hasattr(text, "phonemes"):
+            result = speakable(text, lang, lexicon=lexicon) if isinstance(text, str) else text
+            pieces = self._pieces(result, first_chunk, warn)
+        elif hasattr(text, "__aiter__"):
+            raise TypeError("stream() reads a string or an iterable of strings; use astream() for an async iterable")
+        else:
+            pieces, progress = self._live_pieces(text, lang, first_chunk, warn, lexicon), None
+        yield from self._synthesize_pieces(pieces, pack, speed, seed, progress)
+
+    async def astream(self, text, voice: str = DEFAULT_VOICE, speed: float = 1.0, lang: str | None = None,
+                      seed: int = 0, warn=None, first_chunk: int | None = FIRST_CHUNK_PHONEMES,
+                      lexicon=None) -> AsyncIterator[Chunk]:
+        """`stream` for asyncio: text may also be an async iterable of pieces. Synthesis runs on a
+        worker thread, so the event loop stays free while a chunk is made."""
+        import asyncio
+        import queue as queue_module
+
+        loop = asyncio.get_running_loop()
+        pump = None
+        if hasattr(text, "__aiter__"):
+            pieces: queue_module.Queue = queue_module.Queue()
+            source = text
+
+            async def feed():
+                try:
+                    async for piece in source:
+                        pieces.put(piece)
+                finally:
+                    pieces.put(_END)
+
+            pump = asyncio.ensure_future(feed())
+            text = iter(pieces.get, _END)
+        chunks = self.stream(text, voice, speed, lang, seed, warn, None, first_chunk, lexicon)
+        try:
+            while (chunk := await loop.run_in_executor(None, next, chunks, _END)) is not _END:
+                yield chunk
+        finally:
+            chunks.close()
+            if pump is not None:
+                pump.cancel()
+
+    def _pieces(self, result, first_chunk: int | None, warn, first: bool = True) -> list[_Piece]:
+        """A phonemized text's chunks, its warnings reported."""
         for message in result.warnings:
             if warn:
                 warn(message)
         spans = _word_spans(result.phonemes, result.words)
-        pieces = _split_first(split_phonemes(result.phonemes, spans, self.backend.max_phonemes, result.breaks,
-                                             result.rates), first_chunk)
-        yield from self._synthesize_pieces(pieces, pack, speed, seed, progress)
+        pieces = split_phonemes(result.phonemes, spans, self.backend.max_phonemes, result.breaks, result.rates)
+        return _split_first(pieces, first_chunk) if first else pieces
+
+    def _live_pieces(self, text_pieces, lang, first_chunk: int | None, warn, lexicon) -> Iterator[_Piece]:
+        """Chunks of text arriving in pieces, unit by unit (runtime/live_text.py), as they complete.
+        A unit with nothing speakable in it is skipped with a warning; a stream with nothing
+        speakable at all ends in `EmptyInput`."""
+        segmenter = Segmenter(lang.code)
+        spoken = 0
+
+        def units():
+            for piece in _read_ahead(iter(text_pieces)):
+                yield from segmenter.flush() if piece is None else segmenter.push(piece)
+            yield from segmenter.finish()
+
+        for unit in units():
+            try:
+                result = speakable(unit.text, lang, lexicon=lexicon)
+            except EmptyInput as e:
+                if warn:
+                    warn(str(e))
+                continue
+            pieces = self._pieces(result, first_chunk, warn, first=spoken == 0)
+            if pieces and unit.end in UNIT_ENDS:
+                pieces[-1].pause, pieces[-1].trim_after = UNIT_ENDS[unit.end]
+            spoken += len(pieces)
+            yield from pieces
+        if not spoken:
+            raise EmptyInput("Nothing speakable in the input.", f"Pass text with {lang.label} words in it.",
+                             param="input")
 
     def stream_phonemes(self, phonemes: str, voice: str = DEFAULT_VOICE, speed: float = 1.0,
                         seed: int = 0, progress=None, first_chunk: int | None = None) -> Iterator[Chunk]:
@@ -322,13 +436,14 @@ class Kokoro:
         pieces = _split_first(split_phonemes(phonemes, spans, self.backend.max_phonemes), first_chunk)
         yield from self._synthesize_pieces(pieces, pack, speed, seed, progress)
 
-    def _synthesize_pieces(self, pieces: list[_Piece], pack, speed: float, seed: int,
-                           progress=None) -> Iterator[Chunk]:
+    def _synthesize_pieces(self, pieces, pack, speed: float, seed: int, progress=None) -> Iterator[Chunk]:
+        """Chunks for pieces (a list, or an iterator read one piece at a time as they are needed)."""
         clock = 0.0
-        queue = list(pieces)
+        queue: list[_Piece] = list(pieces) if isinstance(pieces, list) else []
+        source = iter(()) if isinstance(pieces, list) else iter(pieces)
         index = 0
         cut_before = False  # the previous chunk ended inside a sentence
-        while queue:
+        while queue or (queue := [p for p in [next(source, None)] if p is not None]):
             piece = queue.pop(0)
             try:
                 with self._synthesis_lock:
@@ -359,5 +474,5 @@ class Kokoro:
             clock += chunk_audio.size / SAMPLE_RATE
             index += 1
             cut_before = cut_after
-            if progress:
+            if progress:  # a list of pieces: the total is known
                 progress(index, index + len(queue))

@@ -101,6 +101,18 @@ def _read_text(args) -> str:
     raise KokoroError("No text given.", "Pass TEXT, --text-file FILE, or pipe text on stdin.")
 
 
+def _stdin_pieces():
+    """Standard input as it arrives (whatever one read returns), decoded as UTF-8."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    while data := os.read(sys.stdin.fileno(), 4096):
+        if piece := decoder.decode(data):
+            yield piece
+    if tail := decoder.decode(b"", final=True):
+        yield tail
+
+
 def _check_output(path: Path, option: str) -> None:
     """Fail before any synthesis when `path` cannot be written (it is a folder, or its folder is not one)."""
     if path.is_dir():
@@ -219,7 +231,10 @@ def cmd_say(args) -> int:
     if args.phonemes is not None and not args.phonemes.strip():
         raise KokoroError("The phoneme string is empty.",
                           "Pass Kokoro phonemes, e.g. --phonemes \"həlˈO wˈɜɹld\", or text instead.")
-    text = None if args.phonemes is not None else _read_text(args)
+    # --stream with text on a pipe: read it as it arrives, and speak each sentence once it is complete.
+    live = args.stream and args.phonemes is None and args.text is None and not args.text_file \
+        and not sys.stdin.isatty()
+    text = None if args.phonemes is not None or live else _read_text(args)
     if not to_stdout:
         _check_output(Path(args.output), "-o")
     if args.timestamps:
@@ -250,6 +265,9 @@ def cmd_say(args) -> int:
     progress = None if args.stream else _progress_bar  # --stream logs each chunk as it goes out instead
     if args.phonemes is not None:
         chunks = tts.stream_phonemes(args.phonemes.strip(), args.voice, args.speed, args.seed, progress)
+    elif live:
+        chunks = tts.stream(_stdin_pieces(), args.voice, args.speed, lang, args.seed,
+                            warn=lambda m: _log(f"warning: {m}"))
     else:
         chunks = tts.stream(phonemized, args.voice, args.speed, lang, args.seed,
                             warn=lambda m: _log(f"warning: {m}"), progress=progress)
@@ -375,8 +393,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "default: the folder's default")
     p.add_argument("--timestamps", type=Path, help="write word start/end times (JSON) here")
     p.add_argument("--stream", action="store_true",
-                   help="log one line per chunk as it goes out (audio is written chunk by chunk either way: "
-                        "raw PCM flushed per chunk, or the WAV under a temporary name until the end)")
+                   help="log one line per chunk as it goes out; text on a pipe is read as it arrives and each "
+                        "sentence spoken once complete (audio is written chunk by chunk either way: raw PCM "
+                        "flushed per chunk, or the WAV under a temporary name until the end)")
     p.set_defaults(func=cmd_say)
 
     p = sub.add_parser("bench", help="real-time factor, time to first audio, memory; front-end speed")
