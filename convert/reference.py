@@ -9,24 +9,17 @@ bit-identical to upstream) and adds two controls the parity tests need: duration
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
 from pathlib import Path
 from unittest import mock
 
 import numpy as np
 
 from kokoro_litert.buckets import MAX_PHONEMES
+from kokoro_litert.runtime.backend import Synthesis
 from kokoro_litert.runtime.vocab import phoneme_ids  # noqa: F401  (re-exported for callers)
 from kokoro_litert.runtime.voices import style_for
 
 from .checkpoint import load_model
-
-
-@dataclass
-class Synthesis:
-    audio: np.ndarray  # [samples] float32 at 24 kHz
-    durations: np.ndarray  # [tokens] int frames, boundary tokens included
-    durations_raw: np.ndarray  # [tokens] float frames before rounding (after speed)
 
 
 @contextlib.contextmanager
