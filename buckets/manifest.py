@@ -4,7 +4,8 @@ A bundle folder is self-contained: the three stage graphs (per precision), `voic
 manifest, which carries everything a host needs besides the graphs:
 
 - `precisions`: precision -> stage -> file ("int8" -> "vocoder" -> "vocoder.int8.tflite"), and
-  `default_precision`; `sha256` of every file (it also keys the XNNPACK weight cache);
+  `default_precision`; `sha256` of every file the manifest names, which is every file of the folder
+  besides manifest.json (it also keys the XNNPACK weight cache);
 - the ladder (`buckets`, `vocoder_frames`) and, per stage and signature, the exact input/output
   names, shapes and dtypes (read back from the converted files; feed and read by name);
 - `dsp`: the constants the bundles were built for, and the learned 9 -> 1 merge of the harmonic
@@ -16,6 +17,10 @@ manifest, which carries everything a host needs besides the graphs:
 
 voices.bin: little-endian float32, [len(voices), VOICE_ROWS, STYLE_DIM] (510 x 256 per voice, in
 the order `voices` lists them): row n-1 is a voice's style for an utterance of n phonemes.
+
+A folder may hold any subset of what `convert` writes, as long as its manifest names only that:
+`kokoro-litert export` (runtime/deploy.py) writes one precision, some voices and the lexicons of
+their languages, with a manifest in this same format.
 """
 
 from __future__ import annotations
@@ -64,7 +69,7 @@ class Manifest:
     """precision -> stage -> file name relative to the manifest."""
     default_precision: str
     sha256: dict[str, str]
-    """file name -> sha256 of every file the manifest names (graphs and voices)."""
+    """file name -> sha256 of every file the manifest names (graphs, voices, lexicons)."""
     buckets: tuple[Bucket, ...]
     """(tokens, frames) buckets of the predictor and prosody."""
     vocoder_frames: tuple[int, ...]
@@ -89,6 +94,12 @@ class Manifest:
     @property
     def ladder(self) -> Ladder:
         return Ladder(self.buckets, self.vocoder_frames)
+
+    @property
+    def file_names(self) -> set[str]:
+        """Every file the manifest names: each precision's graphs, voices.bin, the lexicons."""
+        graphs = {name for files in self.precisions.values() for name in files.values()}
+        return graphs | {VOICES_FILE} | set(self.lexicons.values())
 
     def files_for(self, precision: str) -> dict[str, str]:
         """stage -> file for a precision."""
@@ -156,6 +167,9 @@ class Manifest:
         )
         if manifest.default_precision not in manifest.precisions:
             raise ManifestError(f"default_precision {manifest.default_precision!r} is not one of the precisions")
+        unlisted = sorted(manifest.file_names - set(manifest.sha256))
+        if unlisted:
+            raise ManifestError(f"sha256 has no checksum for {', '.join(unlisted)}")
         missing = [f"{stage}/{sig}" for b in manifest.buckets
                    for stage, sig in (("predictor", b.predictor_signature), ("prosody", b.prosody_signature))
                    if sig not in manifest.signatures[stage]]

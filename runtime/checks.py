@@ -51,6 +51,19 @@ def check_voice(spec, known: Collection[str] | None = None) -> str:
     return spec.strip()
 
 
+def default_voice(known: Collection[str] | None = None, lang: Language | None = None) -> str:
+    """The voice to use when none is named: the language's own (af_heart for American English,
+    ef_dora for Spanish, ...) or DEFAULT_VOICE; when `known` lacks it (an exported folder with a few
+    voices), the first known voice of that language, else the first known voice."""
+    wanted = lang.default_voice if lang is not None else DEFAULT_VOICE
+    if known is None or wanted in known:
+        return wanted
+    from .text.languages import language_of_voice
+
+    same = [v for v in known if lang is None or language_of_voice(v) == lang]
+    return (same or list(known) or [wanted])[0]
+
+
 def check_language(lang, voice: str) -> Language:
     """The language to read text in: `lang` (a code or name) if given, else the voice's own."""
     return resolve(lang, voice)

@@ -217,12 +217,18 @@ def cmd_say(args) -> int:
     import json
 
     from kokoro_litert.runtime.api import Kokoro, speakable
-    from kokoro_litert.runtime.checks import DEFAULT_VOICE, check_language, check_speed, check_voice
+    from kokoro_litert.runtime.checks import check_language, check_speed, check_voice, default_voice
     from kokoro_litert.runtime.text.languages import language
     from kokoro_litert.runtime.wav import WavStream, to_pcm16
 
-    if args.voice is None:  # a named language brings its own voice
-        args.voice = language(args.lang).default_voice if args.lang is not None else DEFAULT_VOICE
+    bundle = None
+    if args.backend == "litert" and args.bundles:
+        from kokoro_litert.runtime.bundle import Bundle
+
+        bundle = Bundle.open(args.bundles)  # checked before any graph loads
+    if args.voice is None:  # a named language brings its own voice; a folder may hold only a few
+        args.voice = default_voice(bundle.voices.names() if bundle else None,
+                                   language(args.lang) if args.lang is not None else None)
     lang = check_language(args.lang, check_voice(args.voice))
     check_speed(args.speed)
     to_stdout = args.output in (None, "-")
@@ -242,10 +248,7 @@ def cmd_say(args) -> int:
     # Unspeakable text fails here, in one line, before weights, voices or a backend are touched.
     phonemized = speakable(text, lang, args.fallback) if text is not None else None
     cache = cache_root(args.cache_dir)
-    if args.backend == "litert" and args.bundles:
-        from kokoro_litert.runtime.bundle import Bundle
-
-        bundle = Bundle.open(args.bundles)  # checked before any graph loads
+    if bundle is not None:
         voices, vocab = bundle.voices, bundle.manifest.vocab
         args.bundles = bundle
     else:
@@ -304,6 +307,15 @@ def cmd_say(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from kokoro_litert.runtime.deploy import export_folder
+
+    source = args.bundles or _bundles_dir(cache_root(args.cache_dir))
+    export_folder(source, args.out, precision=args.precision, voices=args.voices, log=_log)
+    print(args.out)
+    return 0
+
+
 def cmd_bench(args) -> int:
     from kokoro_litert.runtime.bench import CASES, bench
     from kokoro_litert.runtime.text.languages import language
@@ -357,6 +369,16 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default: 32x128,64x256,128x512;48,64,96,128,160,192,256,320,384,512)")
     p.add_argument("--jobs", type=int, default=None, help="worker processes: 1 (default, ~3 GB peak) or 2 (faster, ~5 GB)")
     p.set_defaults(func=cmd_convert)
+
+    p = sub.add_parser("export", help="write a folder to deploy: one precision, the chosen voices, their lexicons")
+    _add_cache_arg(p)
+    p.add_argument("--out", type=Path, required=True, help="the folder to write (new, or empty)")
+    p.add_argument("--bundles", type=Path, help="the bundle folder to export from (default: the cache's, "
+                   "converted on first use)")
+    p.add_argument("--precision", default=None, help="the one precision to ship (default: the folder's default)")
+    p.add_argument("--voices", default=None, help="comma-separated voice names to ship, e.g. af_heart,bf_emma "
+                   "(default: all; list them with `kokoro-litert voices`)")
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("voices", help="list the voices of a bundle folder (or of the cache)")
     _add_cache_arg(p)
