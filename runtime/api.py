@@ -26,6 +26,7 @@ from .backend import Backend, ChunkTooLong
 from .checks import DEFAULT_VOICE, check_language, check_speed
 from .errors import EmptyInput, KokoroError
 from .live_text import Segmenter
+from .text import limit_rates
 from .text.g2p import FALLBACKS
 from .text.languages import language
 from .voices import FolderVoices, load_voice
@@ -136,7 +137,8 @@ def _word_spans(phonemes: str, words) -> list[tuple[int, int, str]]:
         if at < 0:
             continue
         end = at + len(w.phonemes)
-        if spans and spans[-1][2] == w.text and not w.text.isalpha():
+        # one source token read as several words: "$3.50" -> three dollars..., <sub>WWW</sub> -> World Wide Web
+        if spans and spans[-1][2] == w.text and (not w.text.isalpha() or w.normalized not in ("", w.text)):
             spans[-1] = (spans[-1][0], end, w.text)
         else:
             spans.append((at, end, w.text))
@@ -162,6 +164,8 @@ def split_phonemes(phonemes: str, spans, max_len: int, breaks=(), rates=()) -> l
             at += 1  # where a mark's cut would be: after the space
         ends[at] = b.pause
     pieces: list[_Piece] = []
+    if ends.get(0) is not None:  # a pause before the first word: a chunk of silence
+        pieces.append(_Piece("", [], ends[0]))
     start = 0
     for end in sorted(c for c in ends if 0 < c < len(phonemes)) + [len(phonemes)]:
         if end <= start:
@@ -175,7 +179,7 @@ def split_phonemes(phonemes: str, spans, max_len: int, breaks=(), rates=()) -> l
             sentence[-1].pause, sentence[-1].trim_after = pause, True
         pieces.extend(sentence)
         start = end
-    return [p for p in pieces if p.phonemes.strip()]
+    return [p for p in pieces if p.phonemes.strip() or p.pause]
 
 
 def _cut(phonemes: str, start: int, end: int, max_len: int) -> tuple[int, float]:
@@ -278,8 +282,8 @@ def speakable(text: str, lang: str = "a", fallback: str = "espeak", lexicon=None
     lang = language(lang)
     if fallback not in FALLBACKS:
         raise KokoroError(f"Unknown fallback {fallback!r}.", f"Use one of {', '.join(FALLBACKS)}.", param="fallback")
-    result = phonemize(text, lang=lang.code, fallback=fallback, **({"lexicon": lexicon} if lexicon else {}))
-    if not result.phonemes.strip():
+    result = phonemize(text, lang=lang.code, fallback=fallback, lexicon=lexicon)
+    if not result.phonemes.strip() and not any(b.pause for b in result.breaks):
         skipped = f" ({'; '.join(result.warnings)})" if result.warnings else ""
         raise EmptyInput(f"Nothing speakable in the input{skipped}.",
                          f"Pass text with {lang.label} words in it.", param="input")
@@ -351,11 +355,11 @@ class Kokoro:
         lang = check_language(lang, voice)
         if isinstance(text, str) or hasattr(text, "phonemes"):
             result = speakable(text, lang, lexicon=lexicon) if isinstance(text, str) else text
-            pieces = self._pieces(result, first_chunk, warn)
+            pieces = self._pieces(result, speed, first_chunk, warn)
         elif hasattr(text, "__aiter__"):
             raise TypeError("stream() reads a string or an iterable of strings; use astream() for an async iterable")
         else:
-            pieces, progress = self._live_pieces(text, lang, first_chunk, warn, lexicon), None
+            pieces, progress = self._live_pieces(text, lang, speed, first_chunk, warn, lexicon), None
         yield from self._synthesize_pieces(pieces, pack, speed, seed, progress)
 
     async def astream(self, text, voice: str = DEFAULT_VOICE, speed: float = 1.0, lang: str | None = None,
@@ -390,16 +394,17 @@ class Kokoro:
             if pump is not None:
                 pump.cancel()
 
-    def _pieces(self, result, first_chunk: int | None, warn, first: bool = True) -> list[_Piece]:
-        """A phonemized text's chunks, its warnings reported."""
-        for message in result.warnings:
+    def _pieces(self, result, speed: float, first_chunk: int | None, warn, first: bool = True) -> list[_Piece]:
+        """A phonemized text's chunks, its warnings reported (rates kept within the speed range)."""
+        rates, rate_warnings = limit_rates(result.rates, speed)
+        for message in [*result.warnings, *rate_warnings]:
             if warn:
                 warn(message)
         spans = _word_spans(result.phonemes, result.words)
-        pieces = split_phonemes(result.phonemes, spans, self.backend.max_phonemes, result.breaks, result.rates)
+        pieces = split_phonemes(result.phonemes, spans, self.backend.max_phonemes, result.breaks, rates)
         return _split_first(pieces, first_chunk) if first else pieces
 
-    def _live_pieces(self, text_pieces, lang, first_chunk: int | None, warn, lexicon) -> Iterator[_Piece]:
+    def _live_pieces(self, text_pieces, lang, speed: float, first_chunk: int | None, warn, lexicon) -> Iterator[_Piece]:
         """Chunks of text arriving in pieces, unit by unit (runtime/live_text.py), as they complete.
         A unit with nothing speakable in it is skipped with a warning; a stream with nothing
         speakable at all ends in `EmptyInput`."""
@@ -418,7 +423,7 @@ class Kokoro:
                 if warn:
                     warn(str(e))
                 continue
-            pieces = self._pieces(result, first_chunk, warn, first=spoken == 0)
+            pieces = self._pieces(result, speed, first_chunk, warn, first=spoken == 0)
             if pieces and unit.end in UNIT_ENDS:
                 pieces[-1].pause, pieces[-1].trim_after = UNIT_ENDS[unit.end]
             spoken += len(pieces)
@@ -445,6 +450,12 @@ class Kokoro:
         cut_before = False  # the previous chunk ended inside a sentence
         while queue or (queue := [p for p in [next(source, None)] if p is not None]):
             piece = queue.pop(0)
+            if not piece.phonemes:  # a pause asked for before any word: silence only
+                yield Chunk(index, "", "", np.zeros(int(piece.pause * SAMPLE_RATE), np.float32), clock)
+                clock += int(piece.pause * SAMPLE_RATE) / SAMPLE_RATE
+                index += 1
+                cut_before = True
+                continue
             try:
                 with self._synthesis_lock:
                     out = self.backend.synthesize(piece.phonemes, pack, speed * piece.rate, seed + index)

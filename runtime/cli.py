@@ -69,7 +69,7 @@ def cmd_phonemize(args) -> int:
     from kokoro_litert.runtime.text.languages import language
 
     lang = language(args.lang)
-    result = phonemize(_read_text(args), lang=lang.code, fallback=args.fallback)
+    result = phonemize(_read_text(args), lang=lang.code, fallback=args.fallback, lexicon=_user_lexicon(args))
     for warning in result.warnings:
         _log(f"warning: {warning}")
     if args.normalized:
@@ -80,6 +80,20 @@ def cmd_phonemize(args) -> int:
 
 _LANG_HELP = ("language: a (en-us), b (en-gb), e (es), f (fr-fr), h (hi), i (it), j (ja), p (pt-br), z (zh); "
               "a code or a name")
+
+
+def _user_lexicon(args):
+    """The --lexicon file, loaded (a KokoroError naming the bad line), or None."""
+    if not getattr(args, "lexicon", None):
+        return None
+    from kokoro_litert.runtime.text.user_lexicon import UserLexicon
+
+    return UserLexicon.load(args.lexicon)
+
+
+def _add_lexicon_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--lexicon", type=Path, help="your pronunciations: a TSV of word<TAB>phonemes (or "
+                   "lang<TAB>word<TAB>phonemes) in Kokoro's alphabet; they win over the built-in ones")
 
 
 def _add_fallback_arg(p: argparse.ArgumentParser) -> None:
@@ -246,7 +260,8 @@ def cmd_say(args) -> int:
     if args.timestamps:
         _check_output(args.timestamps, "--timestamps")
     # Unspeakable text fails here, in one line, before weights, voices or a backend are touched.
-    phonemized = speakable(text, lang, args.fallback) if text is not None else None
+    lexicon = _user_lexicon(args)
+    phonemized = speakable(text, lang, args.fallback, lexicon) if text is not None else None
     cache = cache_root(args.cache_dir)
     if bundle is not None:
         voices, vocab = bundle.voices, bundle.manifest.vocab
@@ -270,7 +285,7 @@ def cmd_say(args) -> int:
         chunks = tts.stream_phonemes(args.phonemes.strip(), args.voice, args.speed, args.seed, progress)
     elif live:
         chunks = tts.stream(_stdin_pieces(), args.voice, args.speed, lang, args.seed,
-                            warn=lambda m: _log(f"warning: {m}"))
+                            warn=lambda m: _log(f"warning: {m}"), lexicon=lexicon)
     else:
         chunks = tts.stream(phonemized, args.voice, args.speed, lang, args.seed,
                             warn=lambda m: _log(f"warning: {m}"), progress=progress)
@@ -390,6 +405,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--text-file", type=Path)
     p.add_argument("--lang", default="a", help=_LANG_HELP + " (default: a)")
     p.add_argument("--normalized", action="store_true", help="also log the normalized text (stderr)")
+    _add_lexicon_arg(p)
     _add_fallback_arg(p)
     p.set_defaults(func=cmd_phonemize)
 
@@ -405,6 +421,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="excitation noise seed (output is deterministic)")
     p.add_argument("--lang", default=None, help=_LANG_HELP + " (default: the voice's, from its first letter)")
     _add_fallback_arg(p)
+    _add_lexicon_arg(p)
     p.add_argument("--backend", choices=["litert", "torch"], default="litert",
                    help="litert: the converted bundles (converted on first use); torch: the upstream reference")
     p.add_argument("--bundles", type=Path, help="a bundle folder; nothing else is read (default: the cache's, "

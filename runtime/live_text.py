@@ -16,7 +16,8 @@ chunked as it would be whole wherever the two can agree:
 - every unit ends at a sentence end: . ! ? … (with closing quotes or brackets) followed by a space and
   then a capital letter, a digit, an opening quote or a letter of a script without case; or a
   newline; or the CJK 。 ！ ？ at once; or a danda; never after a title-like abbreviation ("Dr.",
-  "St.", "J.") or inside a `[word](/phonemes/)` override or a `[pause:...]` tag;
+  "St.", "J.") or inside a `[word](/phonemes/)` override or a `[pause:...]` tag; SSML (a text that
+  starts with `<speak>`) is held whole until the text ends;
 - a unit with no mark in MAX_WORDS words is cut at the best word boundary in it: before a
   conjunction, relative or preposition of the language when there is one in its second half, else
   before its last word (for scripts without spaces, every MAX_CHARS characters);
@@ -32,6 +33,8 @@ from dataclasses import dataclass
 
 import regex
 
+from .text.markup import unfinished_mark
+
 FIRST_CLAUSE_MIN_WORDS = 2  # "Well," alone is too short a first chunk to sound natural
 MAX_WORDS = 14  # words without a mark before a unit is cut at a word boundary
 MAX_CHARS = 40  # the same for scripts without spaces (Chinese, Japanese)
@@ -46,7 +49,6 @@ _SENTENCE = regex.compile(
 )
 _CLAUSE = regex.compile(rf"[,;:—]+[{regex.escape(_CLOSERS)}]*(?=\s)|[，、；：]")
 _ABBREVIATION = regex.compile(r"(?:^|\s)(?:\p{Lu}\p{Ll}{0,2}|\p{Lu}(?:\.\p{Lu})*)\.$")
-_OPEN_MARKUP = regex.compile(r"\[[^\]]*$|\]\([^)]*$")  # inside [...] or ](...) not yet closed
 _NO_SPACES = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}]")
 # Words a phrase may start with: a cut before one of them keeps a phrase whole (per language code).
 PHRASE_STARTS = {
@@ -91,7 +93,8 @@ class Segmenter:
     def flush(self) -> list[Unit]:
         """What has arrived, as a unit cut at a word boundary (the source paused): [] when empty or
         inside an unfinished `[...](...)`."""
-        if not self.buffer.strip() or _OPEN_MARKUP.search(self.buffer):
+        if not self.buffer.strip() or unfinished_mark(self.buffer) is not None or \
+                self.buffer.lstrip().startswith("<speak"):
             return []
         return [self._emit(len(self.buffer), "words")]
 
@@ -107,9 +110,11 @@ class Segmenter:
 
     def _next(self) -> Unit | None:
         text = self.buffer
+        if text.lstrip().startswith("<speak"):
+            return None
         for m in _SENTENCE.finditer(text):
             head = text[: m.start() + 1]
-            if _OPEN_MARKUP.search(head) or (text[m.start()] == "." and _ABBREVIATION.search(head)):
+            if unfinished_mark(head) is not None or (text[m.start()] == "." and _ABBREVIATION.search(head)):
                 continue
             cut = self._clause(text[: m.start()]) if self.units == 0 else None
             return self._emit(cut, "clause") if cut else self._emit(m.end(), "sentence")
@@ -121,7 +126,7 @@ class Segmenter:
         """Where the first clause of `text` ends, if it has one of at least FIRST_CLAUSE_MIN_WORDS words."""
         for m in _CLAUSE.finditer(text):
             head = text[: m.end()]
-            if _OPEN_MARKUP.search(head):
+            if unfinished_mark(head) is not None:
                 continue
             if len(head.split()) >= FIRST_CLAUSE_MIN_WORDS or _NO_SPACES.search(head):
                 return m.end()
@@ -134,7 +139,7 @@ class Segmenter:
             return self._emit(MAX_CHARS + len(text) - len(text.lstrip()), "words")
         words = list(regex.finditer(r"\S+", text))
         # The last word may still be growing (the next piece may continue it): it never counts.
-        if len(words) <= MAX_WORDS or _OPEN_MARKUP.search(text):
+        if len(words) <= MAX_WORDS or unfinished_mark(text) is not None:
             return None
         complete = words[:MAX_WORDS + 1]
         best = next((w for w in reversed(complete[len(complete) // 2:])

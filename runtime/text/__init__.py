@@ -17,6 +17,13 @@ Each language has its front-end (runtime/text/languages.py says which):
   espeak-ng chain reproduced exactly.
 - Mandarin (z): `mandarin` (the `zh` extra); Japanese (j): `japanese` (the `ja` extra).
 
+Markup and pronunciation control (runtime/text/markup.py, runtime/text/user_lexicon.py): inline
+``[word](/phonemes/)`` and ``[pause:0.5s]``, an SSML subset when the text starts with ``<speak>``,
+and `phonemize(..., lexicon=UserLexicon.load(path))`. The text is cut into segments
+(runtime/text/segments.py); each text segment is read by the language's front-end (English's G2P
+reads them all in one pass, so its context rules see across them); pauses come back as `breaks`,
+prosody rates as `rates`. Text without markup, without a lexicon, is read exactly as before.
+
 Every front-end gives the phonemes upstream's `KPipeline` gives; here they are then cut to Kokoro's
 114 symbols, as upstream's model cuts its input (a letter dropped that way is reported in
 `r.warnings`). `r.words[i].text` is the source text a word came from ("$3.50" for each of "three
@@ -45,43 +52,68 @@ Android demo reads the same file):
 """
 
 import unicodedata
+from collections.abc import Mapping
 
-from . import g2p, languages
+from . import g2p, languages, markup
 from .g2p import KOKORO_VOCAB, Break, PhonemizeResult, Rate, Word, lexicon
 from .lexicon import export_lexicon, load_lexicon
+from .markup import limit_rates, unfinished_mark
 from .normalize import normalize
+from .user_lexicon import UserLexicon
 
 __all__ = [
-    "KOKORO_VOCAB", "Break", "PhonemizeResult", "Rate", "Word", "export_lexicon", "lexicon", "load_lexicon",
-    "normalize", "phonemize",
+    "KOKORO_VOCAB", "Break", "PhonemizeResult", "Rate", "UserLexicon", "Word", "export_lexicon", "lexicon",
+    "limit_rates", "load_lexicon", "normalize", "phonemize", "unfinished_mark",
 ]
 
 
-def phonemize(text: str, lang: str = "a", fallback: str = "espeak") -> PhonemizeResult:
+def phonemize(text: str, lang: str = "a", fallback: str = "espeak", lexicon=None) -> PhonemizeResult:
     """Kokoro phonemes for `text` read in `lang` (a code "a".."z" or a name "en-us", "es", ...).
 
     fallback: English only, what reads words outside the lexicon ("espeak" or "spell").
+    lexicon: a `UserLexicon` (or a dict word -> phonemes) whose entries win over the built-in
+    readings (runtime/text/user_lexicon.py).
+    The text may carry markup (runtime/text/markup.py): ``[word](/phonemes/)``, ``[pause:0.5s]``, or
+    SSML when it starts with ``<speak>``; pauses come back in `breaks`, rate changes in `rates`.
+    Text without markup, read without a lexicon, gives what it always gave.
     Raises UnknownLanguage for a language Kokoro does not speak, MissingExtra when the language's
     extra is not installed.
     """
     language = languages.language(lang)
     if not isinstance(text, str):
         raise TypeError(f"text must be str, got {type(text).__name__}")
+    if isinstance(lexicon, Mapping):
+        lexicon = UserLexicon.from_dict(lexicon)
+    elif lexicon is not None and not isinstance(lexicon, UserLexicon):
+        raise TypeError(f"lexicon must be a UserLexicon (UserLexicon.load(path)) or a dict, "
+                        f"got {type(lexicon).__name__}")
+    parsed = markup.parse(text, language.code, lexicon)
     if language.g2p == "english":
-        return g2p.phonemize(text, language.code, fallback)
+        user_words = lexicon.english_words(language.code) if lexicon is not None else None
+        if parsed.plain(text):
+            return g2p.phonemize(text, language.code, fallback, user_words)
+        result = g2p.phonemize_segments(parsed.segments, language.code, fallback, user_words)
+        result.warnings = g2p.dedupe_warnings(parsed.warnings + result.warnings)
+        return result
+    read = _front_end(language)
+    if parsed.plain(text):
+        return _within_vocab(read(text), language)
+    return _within_vocab(markup.read_segments(parsed.segments, read, parsed.warnings), language)
+
+
+def _front_end(language):
+    """The reader of a language other than English: text -> PhonemizeResult (before `_within_vocab`)."""
     if language.g2p == "espeak":
         from . import espeak_g2p
 
-        result = espeak_g2p.phonemize(text, language)
-    elif language.g2p == "mandarin":
+        return lambda text: espeak_g2p.phonemize(text, language)
+    if language.g2p == "mandarin":
         from . import mandarin
 
-        result = mandarin.phonemize(text)
-    else:
-        from . import japanese
+        return mandarin.phonemize
+    from . import japanese
 
-        result = japanese.phonemize(text)
-    return _within_vocab(result, language)
+    return japanese.phonemize
 
 
 def _within_vocab(result: PhonemizeResult, language) -> PhonemizeResult:
@@ -95,7 +127,8 @@ def _within_vocab(result: PhonemizeResult, language) -> PhonemizeResult:
     kept_before = [0]
     for k in keep:
         kept_before.append(kept_before[-1] + k)
-    letters = [c for c in dropped if unicodedata.category(c)[0] in "LN"]
+    # Mandarin and Japanese name each dropped word themselves, with its script.
+    letters = [c for c in dropped if unicodedata.category(c)[0] in "LN"] if language.g2p == "espeak" else []
     warnings = list(result.warnings)
     if letters:
         shown = "".join(letters[:20]) + ("..." if len(letters) > 20 else "")

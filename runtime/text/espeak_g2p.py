@@ -27,6 +27,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+import regex
+
 from . import espeak
 from .g2p import Break, PhonemizeResult, Word
 from .languages import Language
@@ -41,7 +43,7 @@ TIED_TO_KOKORO = (
     ("t^s", "ʦ"), ("t^ʃ", "ʧ"), ("ɔ^ɪ", "Y"), ("ə^ʊ", "Q"),
 )
 TIE = "^"
-NATIVE_SCRIPTS = {"h": ("DEVANAGARI", "LATIN")}  # espeak-ng's Hindi reads English words too; others: Latin
+NATIVE_SCRIPTS = {"h": r"[\p{Devanagari}\p{Latin}]"}  # espeak-ng's Hindi reads English words too; others: Latin
 DANDAS = ("।", "॥")  # Devanagari sentence ends
 _DANDA_SENTENCE = re.compile(r".*?(?:[।॥]+[”\"’»)\]]*(?=\s|$)|$)", re.S)  # up to a danda and its closing marks
 
@@ -167,11 +169,10 @@ def _piece_words(piece: str, piece_ps: str, language: str) -> list[Word]:
 def _foreign_words(text: str, lang: Language) -> list[str]:
     """A warning per word written in a script the language does not use (espeak-ng still reads it:
     in another language's sounds, or letter by letter, as upstream does)."""
-    native = NATIVE_SCRIPTS.get(lang.code, ("LATIN",))
+    native = regex.compile(NATIVE_SCRIPTS.get(lang.code, r"\p{Latin}"))
     seen, out = set(), []
     for word in text.split():
-        scripts = {unicodedata.name(c, "?").split(" ")[0] for c in word if c.isalpha()}
-        foreign = sorted(scripts - set(native))
+        foreign = sorted({unicodedata.name(c, "?").split(" ")[0] for c in word if c.isalpha() and not native.match(c)})
         if foreign and word not in seen:
             seen.add(word)
             out.append(f"{word!r} is {'/'.join(foreign)} script, not {lang.label}: espeak-ng read it its own way "

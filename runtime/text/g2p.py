@@ -4,6 +4,10 @@ Pipeline: `normalize` -> tokenize (words, initialisms, punctuation, anything els
 word right to left, so a word knows how the next one starts (upstream misaki's TokenContext) ->
 join with single spaces, punctuation attached as Kokoro's training text had it.
 
+Marked-up text arrives as segments (`phonemize_segments`, runtime/text/segments.py): words with
+given phonemes and pauses are tokens like any other, so "the" before a given vowel is still "ði".
+A user's words (`user_words`) sit in front of the built-in lexicon (`_Resolver`).
+
 Without spaCy there are no part-of-speech tags. Where upstream reads a tag we use a small context
 guess instead (each marked "Deviation"): determiners before a heteronym make it a noun, "to" and
 modals make it a verb, and "have/was/..." before "read" make it a past participle.
@@ -20,6 +24,7 @@ import regex
 from . import espeak, numbers
 from .lexicon import CONSONANTS, PRIMARY, VOWELS, Lexicon, apply_stress, parent_tag
 from .normalize import normalize_spans
+from .segments import MAX_PAUSE, Fixed, Pause, Segment, Stressed, Text
 
 LANGS = ("a", "b")
 # Kokoro-82M's 114 input symbols (kokoro_onnx config.json "vocab"; tests check it is identical).
@@ -124,12 +129,16 @@ class Rate:
 
 @dataclass
 class _Token:
-    kind: str  # "word", "initialism", "digits", "punct"
+    kind: str  # "word", "initialism", "digits", "punct"; "fixed" (phonemes given), "pause"
     text: str
     space_before: bool
     start: int = 0  # span in the normalized text
     end: int = 0
     phonemes: str | None = None
+    source: str = ""  # Word.text: the source text the token came from
+    rate: float = 1.0  # times the call's speed
+    stress: float | None = None  # a stress change asked for in the text ([word](-1))
+    pause: float | None = None  # "pause" tokens: seconds of silence, None for a sentence end
 
 
 @functools.lru_cache(maxsize=None)
@@ -214,15 +223,63 @@ def _merge_compound(parts: list[str]) -> str:
     return "".join(parts)
 
 
-class _Resolver:
-    """Resolves words for one call: lexicon first, then compounds, then espeak, then spelling."""
+class _UserFirst:
+    """A user's words in front of a lexicon tier: the dict interface `Lexicon` looks words up with
+    (get, in, []), answering from the user's words first. Case variants are found as the built-in
+    lexicon adds them (lexicon.py `grow`): a lowercase entry also answers its Capitalized form, a
+    Capitalized entry its lowercase form; looked up here, so a large lexicon costs nothing per call."""
 
-    def __init__(self, lang: str, warnings: list, caps_text: bool, fallback: str = "espeak"):
+    def __init__(self, words: dict, tier):
+        self.words, self.tier = words, tier
+
+    def user_entry(self, word: str) -> str | None:
+        if word in self.words:
+            return self.words[word]
+        if len(word) < 2:
+            return None
+        lower = word.lower()
+        if word == lower.capitalize() and word != lower and lower in self.words:
+            return self.words[lower]
+        capitalized = word.capitalize()
+        if word == lower and capitalized != word and capitalized == capitalized.lower().capitalize():
+            return self.words.get(capitalized)
+        return None
+
+    def get(self, word: str, default=None):
+        entry = self.user_entry(word)
+        return entry if entry is not None else self.tier.get(word, default)
+
+    def __contains__(self, word: str) -> bool:
+        return self.user_entry(word) is not None or word in self.tier
+
+    def __getitem__(self, word: str):
+        entry = self.user_entry(word)
+        return entry if entry is not None else self.tier[word]
+
+
+class _Resolver:
+    """Resolves words for one call: lexicon first, then compounds, then espeak, then spelling.
+
+    user_words: word -> phonemes that win over the built-in lexicon. They sit in front of its gold
+    tier (`_UserFirst`), so they are read exactly as a built-in entry would be: capitals add
+    stress, -s/-ed/-ing forms derive from them, and their first sound decides "the"/"a"/"to"
+    before them."""
+
+    def __init__(self, lang: str, warnings: list, caps_text: bool, fallback: str = "espeak",
+                 user_words: dict | None = None):
         self.lang = lang
         self.fallback_mode = fallback
         self.lex = lexicon(lang)
+        self.user: _UserFirst | None = None
+        if user_words:
+            self.user = _UserFirst(user_words, self.lex.gold)
+            self.lex = Lexicon(lang, gold=self.user, silver=self.lex.silver)
         self.warnings = warnings
         self.caps_text = caps_text
+
+    def is_user_word(self, word: str) -> bool:
+        return self.user is not None and (self.user.user_entry(word) is not None
+                                          or self.user.user_entry(word.lower()) is not None)
 
     def tag_for(self, word: str, prev: str | None, next_text: str | None) -> str | None:
         # Deviation: context cues stand in for spaCy's part-of-speech tags.
@@ -278,6 +335,8 @@ class _Resolver:
 
     def word(self, text: str, tag: str | None, final: bool) -> str | None:
         """Phonemes for a word without context rules, or None if nothing could read it."""
+        if self.is_user_word(text):
+            return self.lex.word(text, tag, final)  # before the spelled-number rule below
         if len(text) > MAX_WORD_CHARS:
             self.warnings.append(
                 f"a {len(text)}-character word was read by espeak-ng in {MAX_WORD_CHARS}-character pieces"
@@ -329,47 +388,99 @@ def _caps_text(tokens: list[_Token]) -> bool:
     return len(words) >= 3 and caps >= 0.6 * len(words)
 
 
-def phonemize(text: str, lang: str = "a", fallback: str = "espeak") -> PhonemizeResult:
+def phonemize(text: str, lang: str = "a", fallback: str = "espeak",
+              user_words: dict | None = None) -> PhonemizeResult:
     """Normalize English text and convert it to Kokoro phonemes.
 
     lang: "a" American English, "b" British English.
     fallback: what reads words outside the lexicon, "espeak" (default) or "spell" (see FALLBACKS).
+    user_words: word -> Kokoro phonemes that win over the built-in lexicon (see `_Resolver`).
     """
+    if not isinstance(text, str):
+        raise TypeError(f"text must be str, got {type(text).__name__}")
+    return phonemize_segments([Text(text)], lang, fallback, user_words)
+
+
+def _text_tokens(segment: Text, lang: str, warnings: list) -> tuple[str, list[_Token]]:
+    """(normalized text, tokens) of one text segment, each token naming its source text."""
+    spanned = normalize_spans(segment.text, lang)
+    tokens = _tokenize(spanned.s, warnings)
+    for tk in tokens:
+        if segment.source is not None:
+            tk.source = segment.source
+        else:
+            a, b = spanned.source_span(tk.start, tk.end)
+            tk.source = segment.text[a:b].strip() or tk.text
+        tk.rate = segment.rate
+    return spanned.s, tokens
+
+
+def _segment_tokens(segments: list[Segment], lang: str, warnings: list) -> tuple[list[str], list[_Token]]:
+    normalized: list[str] = []
+    tokens: list[_Token] = []
+    for seg in segments:
+        if isinstance(seg, Text):
+            norm, seg_tokens = _text_tokens(seg, lang, warnings)
+            normalized.append(norm)
+            tokens += seg_tokens
+        elif isinstance(seg, Stressed):
+            norm, seg_tokens = _text_tokens(Text(seg.text, rate=seg.rate), lang, warnings)
+            normalized.append(norm)
+            for tk in seg_tokens:
+                if tk.kind == "word":
+                    tk.stress = seg.stress
+            tokens += seg_tokens
+        elif isinstance(seg, Fixed):
+            normalized.append(seg.text)
+            tokens.append(_Token("fixed", seg.text, True, phonemes=seg.phonemes,
+                                 source=seg.source if seg.source is not None else seg.text, rate=seg.rate))
+        elif isinstance(seg, Pause):
+            tokens.append(_Token("pause", "", True, pause=seg.seconds))
+    return normalized, tokens
+
+
+def phonemize_segments(segments: list[Segment], lang: str = "a", fallback: str = "espeak",
+                       user_words: dict | None = None) -> PhonemizeResult:
+    """`phonemize` for text cut into segments (runtime/text/segments.py): words with given phonemes
+    and pauses take part in the context rules like any word or pause ("the" before a given vowel
+    is "ði"; a word before a pause is phrase-final). One `Text` segment gives exactly `phonemize`."""
     if fallback not in FALLBACKS:
         raise ValueError(f"unknown fallback {fallback!r}: use one of {', '.join(FALLBACKS)}")
     if lang not in LANGS:
         raise ValueError(f"unsupported lang {lang!r}: this front-end speaks English only; "
                          "use lang='a' (American) or lang='b' (British)")
-    if not isinstance(text, str):
-        raise TypeError(f"text must be str, got {type(text).__name__}")
     warnings: list[str] = []
-    spanned = normalize_spans(text, lang)
-    normalized = spanned.s
-    tokens = _tokenize(normalized, warnings)
+    normalized, tokens = _segment_tokens(segments, lang, warnings)
     late: list[str] = []  # warnings raised while resolving right to left; reversed below
-    res = _Resolver(lang, late, _caps_text(tokens), fallback)
+    res = _Resolver(lang, late, _caps_text(tokens), fallback, user_words)
 
     nxt: bool | None = None  # how the following word starts (True vowel, False consonant, None pause)
     next_text: str | None = None
     for i in range(len(tokens) - 1, -1, -1):
         tk = tokens[i]
         prev = tokens[i - 1] if i > 0 else None
+        if tk.kind == "pause":
+            nxt, next_text = None, None
+            continue
         if tk.kind == "punct":
             tk.phonemes = tk.text
             if tk.text in PAUSES:
                 nxt = None
             next_text = None
             continue
-        if tk.kind == "initialism":
+        if tk.kind == "fixed":
+            pass
+        elif tk.kind == "initialism":
             tk.phonemes = res.lex.spell(tk.text) or res.fallback(tk.text)
         elif tk.kind == "digits":
             tk.phonemes = " ".join(res.word(w, None, False) or "" for w in numbers.digits(tk.text).split())
         else:
-            ps = res.special(tk.text, nxt, prev, next_text)
+            # A user's entry for a function word ("the", "a", "to") wins over the context rules.
+            ps = None if res.is_user_word(tk.text) else res.special(tk.text, nxt, prev, next_text)
             if ps is None:
                 prev_word = prev.text if prev is not None and prev.kind == "word" else None
                 ps = res.word(tk.text, res.tag_for(tk.text, prev_word, next_text), nxt is None)
-            tk.phonemes = ps
+            tk.phonemes = apply_stress(ps, tk.stress) if tk.stress is not None else ps
         if not tk.phonemes:
             late.append(f"could not read {tk.text!r}; skipped it")
             tk.phonemes = None
@@ -378,28 +489,93 @@ def phonemize(text: str, lang: str = "a", fallback: str = "espeak") -> Phonemize
         next_text = tk.text
 
     out: list[str] = []
+    length = 0  # len("".join(out))
     words: list[Word] = []
+    breaks: list[tuple[int, float | None]] = []
+    rates: list[tuple[int, int, float]] = []
     glue_next = False
     for tk in tokens:
+        if tk.kind == "pause":
+            breaks.append((length, tk.pause))
+            continue
         if tk.phonemes is None:
             continue
         ps = tk.phonemes
         if tk.kind != "punct":
             for old, new in FLAP_REWRITES:
                 ps = ps.replace(old, new)
-        a, b = spanned.source_span(tk.start, tk.end)
-        words.append(Word(text[a:b].strip() or tk.text, ps, tk.text))
+        words.append(Word(tk.source, ps, tk.text))
         attach = (tk.kind == "punct" and tk.text not in OPENING and tk.text != "—") or glue_next or not out
         if tk.kind == "punct" and tk.text == "—":
             attach = not tk.space_before and bool(out)
-        out.append(ps if attach else " " + ps)
+        piece = ps if attach else " " + ps
+        if tk.rate != 1.0:
+            rates.append((length + len(piece) - len(ps), length + len(piece), tk.rate))
+        out.append(piece)
+        length += len(piece)
         glue_next = tk.kind == "punct" and tk.text in OPENING
-    phonemes = "".join(out).strip()
+    raw = "".join(out)
+    phonemes = raw.strip()
+    lead = len(raw) - len(raw.lstrip())
     warnings += reversed(late)
-    return PhonemizeResult(normalized, phonemes, words, _dedupe(warnings))
+    result = PhonemizeResult(" ".join(normalized), phonemes, words, dedupe_warnings(warnings))
+    if breaks or rates:
+        result.breaks, result.rates = settle(phonemes, [(at - lead, pause) for at, pause in breaks],
+                                             [(a - lead, b - lead, f) for a, b, f in rates])
+    return result
 
 
-def _dedupe(warnings: list[str]) -> list[str]:
+# Marks that belong to the word before them: a break or a stretch's edge moves past them.
+CLOSING_MARKS = frozenset(';:,.!?…)”»')
+
+
+def settle(phonemes: str, breaks: list[tuple[int, float | None]],
+           rates: list[tuple[int, int, float]]) -> tuple[list[Break], list[Rate]]:
+    """The `Break`s and `Rate`s of a joined phoneme string, from raw offsets.
+
+    A break sits after the word before it and the marks attached to that word ("həlˈO," |
+    " wˈɜɹld"), before the space. Breaks at one place merge: their pauses add up, a pause replaces a
+    sentence end's usual one (at most MAX_PAUSE). A sentence end (pause None) at the very start or end says nothing and
+    is dropped; a pause there is kept (silence before or after the speech). Rates: adjacent
+    stretches at one factor merge; each stretch gets a break at either edge (a chunk takes the rate
+    of the stretch it starts in), with a sentence end's pause where the stretch ends one and no
+    pause otherwise."""
+    n = len(phonemes)
+
+    def place(at: int) -> int:
+        at = min(max(at, 0), n)
+        while at > 0 and phonemes[at - 1] == " ":
+            at -= 1
+        while at < n and phonemes[at] in CLOSING_MARKS:
+            at += 1
+        return at
+
+    merged: dict[int, float | None] = {}
+    for at, pause in breaks:
+        at = place(at)
+        if at not in merged or merged[at] is None:
+            merged[at] = pause
+        elif pause is not None:
+            merged[at] = min(merged[at] + pause, MAX_PAUSE)  # markup.parse warns where it merges pauses
+
+    stretches: list[list] = []
+    for start, end, factor in sorted(rates):
+        start, end = min(max(start, 0), n), place(end)
+        if stretches and stretches[-1][2] == factor and phonemes[stretches[-1][1]:start].strip() == "":
+            stretches[-1][1] = max(stretches[-1][1], end)
+        elif end > start:
+            stretches.append([start, end, factor])
+    for start, end, _ in stretches:
+        for edge in (place(start), end):
+            if 0 < edge < n and edge not in merged:
+                ends_sentence = phonemes[:edge].rstrip(')”» ')[-1:] in SENTENCE_ENDS
+                merged[edge] = None if ends_sentence else 0.0
+
+    out = [Break(at, pause) for at, pause in sorted(merged.items()) if pause is not None or 0 < at < n]
+    return out, [Rate(start, end, factor) for start, end, factor in stretches]
+
+
+def dedupe_warnings(warnings: list[str]) -> list[str]:
     """One line per distinct warning, in first-seen order, with a count when repeated."""
     counts: dict[str, int] = {}
     for w in warnings:

@@ -42,7 +42,7 @@ FORMAT_MAGIC = "# kokoro-litert lexicon v1"
 Entry = Union[str, dict]  # phonemes, or {tag: phonemes or None} with a "DEFAULT" key
 
 
-def _restress(ps: str) -> str:
+def restress(ps: str) -> str:
     """Move every stress mark to just before the next vowel after it."""
     out = list(ps)
     marks = [i for i, c in enumerate(out) if c in STRESSES]
@@ -70,11 +70,11 @@ def apply_stress(ps: str | None, stress: float | None) -> str | None:
     if stress == -1 or (stress in (0, -0.5) and PRIMARY in ps):
         return ps.replace(SECONDARY, "").replace(PRIMARY, SECONDARY)
     if stress in (0, 0.5, 1) and unstressed:
-        return _restress(SECONDARY + ps) if has_vowel else ps
+        return restress(SECONDARY + ps) if has_vowel else ps
     if stress >= 1 and PRIMARY not in ps and SECONDARY in ps:
         return ps.replace(SECONDARY, PRIMARY)
     if stress > 1 and unstressed:
-        return _restress(PRIMARY + ps) if has_vowel else ps
+        return restress(PRIMARY + ps) if has_vowel else ps
     return ps
 
 
@@ -93,7 +93,7 @@ def parent_tag(tag: str | None) -> str | None:
     return tag
 
 
-def _grow(d: dict) -> dict:
+def grow(d: dict) -> dict:
     """Add Capitalized forms of lowercase keys and lowercase forms of Capitalized keys (upstream)."""
     extra = {}
     for k, v in d.items():
@@ -114,7 +114,7 @@ def load_json_tables(lang: str) -> tuple[dict, dict]:
     tables = []
     for tier in ("gold", "silver"):
         with (pkg / f"{prefix}_{tier}.json").open(encoding="utf-8") as f:
-            tables.append(_grow(json.load(f)))
+            tables.append(grow(json.load(f)))
     return tables[0], tables[1]
 
 
