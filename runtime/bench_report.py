@@ -55,7 +55,7 @@ def write_report(report: dict, folder: Path) -> None:
         plt.close(fig)
         plots.append("stages.png")
 
-    lines = [f"# kokoro-litert bench", "", f"Machine: {report['machine']['cpu']}, {report['machine']['cores']} cores, "
+    lines = ["# kokoro-litert bench", "", f"Machine: {report['machine']['cpu']}, {report['machine']['cores']} cores, "
              f"{report['machine']['threads']} threads; " + ", ".join(f"{k} {v}" for k, v in report['machine']['versions'].items()),
              "", "| backend | case | words | audio s | RTF | first audio s | peak RSS MB |", "|---|---|---|---|---|---|---|"]
     for r in rows:

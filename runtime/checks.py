@@ -11,6 +11,7 @@ from collections.abc import Collection
 
 from .errors import EmptyInput, SpeedOutOfRange, UnknownVoice
 from .text.languages import Language, resolve
+from .voices import blend_parts
 
 SPEED_MIN, SPEED_MAX = 0.5, 2.0
 """What Kokoro speaks well; outside it durations collapse or drag."""
@@ -31,17 +32,14 @@ def check_text(text) -> str:
     return text
 
 
-def voice_names(spec: str) -> list[str]:
-    """The voice names (or paths) in a voice spec: "af_heart", or a blend "af_heart:0.7,bf_emma:0.3"."""
-    return [part.split(":", 1)[0].strip() for part in spec.split(",")]
-
-
 def check_voice(spec, known: Collection[str] | None = None) -> str:
-    """The spec, checked for shape; with `known`, every name must be one of them (no file paths)."""
+    """The spec, checked for shape (names, blend weights above 0); with `known`, every name must be
+    one of them (no file paths)."""
     if not isinstance(spec, str) or not spec.strip():
         raise UnknownVoice("The voice is empty.", f"Name a voice, e.g. {DEFAULT_VOICE}.", param="voice")
+    names = [name for name, _ in blend_parts(spec)]
     if known is not None:
-        for name in voice_names(spec):
+        for name in names:
             if name not in known:
                 close = sorted(v for v in known if name and (v.startswith(name[:2]) or
                                                              v.split("_")[-1] == name.split("_")[-1]))[:5]

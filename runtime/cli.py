@@ -360,7 +360,8 @@ def cmd_bench(args) -> int:
 def cmd_serve(args) -> int:
     from kokoro_litert.runtime.server import serve
 
-    return serve(args)
+    # The server binds its ports first, then asks for the bundles (converting them on first use).
+    return serve(args, find_bundles=lambda: _bundles_dir(cache_root(args.cache_dir)))
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -25,7 +25,7 @@ import numpy as np
 from kokoro_litert.buckets import STYLE_DIM, VOICE_ROWS
 from kokoro_litert.buckets.manifest import VOICE_BYTES
 
-from .errors import KokoroError
+from .errors import KokoroError, UnknownVoice
 
 
 def _check_pack(array: np.ndarray, origin: str) -> np.ndarray:
@@ -147,7 +147,31 @@ class BundleVoices:
         return _check_pack(np.array(self._table[self._names.index(name)]), f"{self.path}:{name}")
 
 
-_BLEND_PART = re.compile(r"^\s*(?P<name>[^:]+?)\s*(?::\s*(?P<weight>[-+0-9.eE]+))?\s*$")
+def blend_parts(spec: str) -> list[tuple[str, float]]:
+    """(name, weight) per part of a voice spec ("af_heart", "af_heart:0.7,bf_emma:0.3"); weights
+    default to 1. `UnknownVoice` (param "voice") for an empty part, or a weight that is not a
+    positive number."""
+    remedy = "Name a voice (see `kokoro-litert voices`) or a blend like af_heart:0.7,bf_emma:0.3."
+    if not isinstance(spec, str) or not spec.strip() or any(not p.strip() for p in spec.split(",")):
+        raise UnknownVoice(f"Voice {spec!r} is empty or has an empty part.", remedy, param="voice")
+    out = []
+    for part in spec.split(","):
+        name, sep, written = part.strip().rpartition(":") if ":" in part and not _looks_like_path(part) \
+            else (part.strip(), "", "")
+        try:
+            weight = float(written) if sep else 1.0
+        except ValueError:
+            weight = float("nan")
+        if not name.strip() or not np.isfinite(weight) or weight <= 0:
+            raise UnknownVoice(f"Voice part {part.strip()!r} is not name or name:weight with a weight above 0.",
+                               remedy, param="voice")
+        out.append((name.strip(), weight))
+    return out
+
+
+def _looks_like_path(part: str) -> bool:
+    """A Windows-style path "C:\\voices\\x.bin" has a colon that is not a blend weight."""
+    return bool(re.match(r"^\s*[A-Za-z]:[\\/]", part))
 
 
 def load_voice(spec: str, library) -> np.ndarray:
@@ -158,17 +182,8 @@ def load_voice(spec: str, library) -> np.ndarray:
     A blend without weights averages its voices equally, as upstream `KPipeline.load_voice` does;
     weights are normalized to sum to 1.
     """
-    parts = [p for p in spec.split(",")]
-    if not spec.strip() or any(not p.strip() for p in parts):
-        raise KokoroError(f"Voice {spec!r} is empty or has an empty part.",
-                          "Name a voice (see `kokoro-litert voices`) or a blend like af_heart:0.7,bf_emma:0.3.")
     packs, weights = [], []
-    for part in parts:
-        match = _BLEND_PART.match(part)
-        name, weight = match["name"], float(match["weight"]) if match["weight"] else 1.0
-        if not np.isfinite(weight) or weight <= 0:
-            raise KokoroError(f"Voice weight {weight} for {name!r} must be positive.",
-                              "Write blends as name:weight with weights above 0, e.g. af_heart:0.7,bf_emma:0.3.")
+    for name, weight in blend_parts(spec):
         packs.append(_resolve_one(name, library))
         weights.append(weight)
     w = np.asarray(weights, dtype=np.float64) / sum(weights)
@@ -189,7 +204,7 @@ def _resolve_one(name: str, library) -> np.ndarray:
         raise KokoroError(f"No voices in {library.where}.", "Run `kokoro-litert fetch` first.")
     close = [v for v in known if v.split("_")[-1] == name.split("_")[-1] or v.startswith(name[:2])][:5]
     hint = f" Did you mean {', '.join(close)}?" if close else ""
-    raise KokoroError(f"Unknown voice {name!r}.{hint}", "List voices with `kokoro-litert voices`.")
+    raise UnknownVoice(f"Unknown voice {name!r}.{hint}", "List voices with `kokoro-litert voices`.", param="voice")
 
 
 def style_for(pack: np.ndarray, n_phonemes: int) -> np.ndarray:

@@ -22,9 +22,10 @@ import socket
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 from urllib.parse import urlparse
 
-from kokoro_litert.runtime.errors import KokoroError
+from kokoro_litert.runtime.errors import KokoroError, MissingExtra
 
 SERVER_MODULES = ("fastapi", "uvicorn", "wyoming", "sentence_stream", "av")
 API_KEY_ENV = "KOKORO_LITERT_API_KEY"
@@ -39,8 +40,8 @@ def _check_extra() -> None:
 
     missing = [m for m in SERVER_MODULES if importlib.util.find_spec(m) is None]
     if missing:
-        raise KokoroError(f"The server needs {', '.join(missing)}, which is not installed.",
-                          "pip install 'kokoro-litert[server]'")
+        raise MissingExtra(f"The server needs {', '.join(missing)}, which is not installed.",
+                           "pip install 'kokoro-litert[server]'")
 
 
 def _bind_tcp(host: str, port: int, what: str) -> socket.socket:
@@ -86,8 +87,13 @@ def _version() -> str:
         return "0"
 
 
-def serve(args) -> int:
-    """Run until SIGINT/SIGTERM. `args`: the `serve` subcommand's argparse Namespace (runtime/cli.py)."""
+def serve(args, find_bundles: Callable[[], Path] | None = None) -> int:
+    """Run until SIGINT/SIGTERM. `args`: the `serve` subcommand's argparse Namespace (runtime/cli.py).
+
+    find_bundles: the bundle folder when --bundles is not given (the CLI's fetches and converts on
+    first use); called once the ports are bound. The server never reaches into the CLI or the
+    converter itself.
+    """
     _check_extra()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s", stream=sys.stderr)
     if args.queue < 1:
@@ -104,12 +110,9 @@ def serve(args) -> int:
     from .engine import Engine
     from .http import create_app
 
-    bundles = args.bundles
+    bundles = args.bundles or (find_bundles() if find_bundles is not None else None)
     if bundles is None:
-        from kokoro_litert.runtime.cache import cache_root
-        from kokoro_litert.runtime.cli import _bundles_dir
-
-        bundles = _bundles_dir(cache_root(args.cache_dir))
+        raise KokoroError("No bundle folder to serve.", "Pass --bundles DIR (a folder `kokoro-litert convert` wrote).")
     start = time.perf_counter()
     tts = Kokoro.from_bundles(bundles, threads=args.threads, precision=args.precision)
     tts.create(WARMUP_TEXT)  # G2P lexicons, graph caches: the first client does not pay for them

@@ -2,8 +2,8 @@
 
     engine = Engine(tts, capacity=8)
     with engine.admit() as ticket:                  # Busy when `capacity` requests are already in
-        utterance = await engine.prepare(text, voice, speed)   # KokoroError on bad input
-        async for chunk in engine.synthesize(utterance):       # runtime.api.Chunk, one per sentence
+        utterance = await engine.prepare(text, voice, speed, lang)   # KokoroError on bad input
+        async for chunk in engine.synthesize(utterance):             # runtime.api.Chunk, one per sentence
             ...
 
 Responsibilities:
@@ -11,9 +11,10 @@ Responsibilities:
 - Admission: at most `capacity` requests are in the server at once (an HTTP request, a Wyoming
   `synthesize`, or a whole Wyoming stream from `synthesize-start` to `synthesize-stopped`). One more
   raises `Busy` with a Retry-After estimate; the protocol layer turns it into a 503 or an error event.
-- Validation: the checks every protocol shares (input length, speed range, voice names, speakable
-  text), raised as `KokoroError` before any synthesis. Phonemization runs on one thread of its own,
-  off the event loop (espeak-ng is not re-entrant, so G2P calls are serialized).
+- Validation: runtime/checks.py's checks (text, speed, voice, language) plus the server's own input
+  limit, raised as typed `KokoroError`s (runtime/errors.py) before any synthesis, which each protocol
+  maps to its errors by type. Phonemization runs on one thread of its own, off the event loop
+  (espeak-ng is not re-entrant, so G2P calls are serialized).
 - Scheduling: one scheduler thread is the only caller of the model. It pulls one chunk at a time
   from each running utterance in turn (round robin), so a new request's first audio waits for at
   most one chunk of every other request, never for whole requests. It keeps at most `AHEAD` chunks
@@ -32,15 +33,15 @@ import math
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import AsyncIterator, Iterator
 
-from kokoro_litert.runtime.api import LANGS, Chunk, Kokoro, speakable
-from kokoro_litert.runtime.errors import KokoroError
+from kokoro_litert.runtime.api import Chunk, Kokoro, speakable
+from kokoro_litert.runtime.checks import DEFAULT_VOICE, check_language, check_speed, check_text, check_voice
+from kokoro_litert.runtime.errors import EmptyInput, InputTooLong, KokoroError, MissingExtra
+from kokoro_litert.runtime.text.languages import LANGUAGES, Language, installed
 
 MAX_INPUT_CHARS = 4096  # OpenAI's limit for /v1/audio/speech; the server applies it to every request
-SPEED_MIN, SPEED_MAX = 0.5, 2.0  # what Kokoro speaks (runtime.api.Kokoro.stream); OpenAI allows 0.25-4.0
-DEFAULT_VOICE = "af_heart"
 AHEAD = 2  # chunks synthesized ahead of a client that has not taken them yet
 RETRY_AFTER_MIN, RETRY_AFTER_MAX = 1, 60  # s, bounds of the Retry-After estimate
 CHUNK_SECONDS_PRIOR = 1.0  # s per chunk assumed for Retry-After until one has been measured
@@ -58,28 +59,19 @@ class Busy(Exception):
                          f"Retry in about {retry_after} s.")
 
 
-class UnknownVoice(KokoroError):
-    """A voice name the bundle does not have; each protocol says how to list voices."""
-
-
-class InputTooLong(KokoroError):
-    """More than MAX_INPUT_CHARS characters (HTTP answers 413)."""
-
-    def __init__(self, length: int):
-        super().__init__(f"The input has {length} characters; the limit is {MAX_INPUT_CHARS}.",
-                         f"Split the text into requests of at most {MAX_INPUT_CHARS} characters.")
-
-
 @dataclass(frozen=True)
 class Utterance:
     """A validated request: what `Engine.synthesize` speaks."""
 
-    phonemized: object
-    """What `runtime.api.speakable` returned for the text (phonemes, source words, warnings)."""
+    phonemized: object | None
+    """What `runtime.api.speakable` returned for the text (phonemes, source words, warnings); None
+    when nothing in the text is speakable (see `Engine.prepare`): the utterance is silent."""
     voice: str
     """A voice name or a blend of names, checked against the bundle's voices."""
     speed: float
-    """Within SPEED_MIN..SPEED_MAX."""
+    """Within runtime.checks' SPEED_MIN..SPEED_MAX."""
+    warnings: tuple[str, ...] = field(default=())
+    """What the front-end could not speak (emoji, letters of another script), one line each."""
 
 
 class Ticket:
@@ -130,7 +122,10 @@ class Engine:
             raise KokoroError(f"A queue of {capacity} requests cannot serve anyone.", "Pass --queue 1 or more.")
         self.tts = tts
         self.capacity = capacity
-        self._voices = frozenset(tts.voice_names())
+        self.voices: tuple[str, ...] = tuple(tts.voice_names())
+        """The bundle's voice names, in its order."""
+        self.readable = frozenset(lang.code for lang in LANGUAGES if installed(lang))
+        """Codes of the languages this install can read."""
         self._cond = threading.Condition()
         self._jobs: collections.deque[_Job] = collections.deque()
         self._admitted = 0
@@ -164,64 +159,56 @@ class Engine:
 
     # ------------------------------------------------------------------ validation
 
-    def check_text(self, text: str) -> None:
-        if not isinstance(text, str) or not text.strip():
-            raise KokoroError("The input text is empty.", "Send the text to speak.")
-        if len(text) > MAX_INPUT_CHARS:
-            raise InputTooLong(len(text))
-
-    def check_speed(self, speed: float) -> None:
-        if not (isinstance(speed, (int, float)) and math.isfinite(speed) and SPEED_MIN <= speed <= SPEED_MAX):
-            raise KokoroError(f"Speed {speed} is out of range.",
-                              f"Kokoro speaks at {SPEED_MIN} to {SPEED_MAX} times normal speed "
-                              f"(OpenAI's 0.25-4.0 is wider); send a speed in that range.")
-
-    def check_voice(self, spec: str | None) -> str:
-        """The voice spec, checked: bundle voice names only (never a file path), blends 'a:0.7,b:0.3'."""
-        spec = DEFAULT_VOICE if spec is None else spec
-        if not isinstance(spec, str) or not spec.strip():
-            raise KokoroError("The voice is empty.", f"Name a voice, e.g. {DEFAULT_VOICE}.")
-        for part in spec.split(","):
-            name = part.split(":", 1)[0].strip()
-            if name not in self._voices:
-                close = sorted(v for v in self._voices if name and (v.startswith(name[:2]) or
-                                                                    v.split("_")[-1] == name.split("_")[-1]))[:5]
-                hint = f" Did you mean {', '.join(close)}?" if close else ""
-                raise UnknownVoice(f"Unknown voice {name!r}.{hint}")
-        self.tts.voice(spec)  # weights: KokoroError with the blend syntax
-        return spec
-
-    @staticmethod
-    def lang_for(voice: str, lang: str | None = None) -> str:
-        """The accent to read the text in: `lang` if given, else British for b* voices, else American."""
-        if lang is not None:
-            if lang not in LANGS:
-                raise KokoroError(f"Unknown language {lang!r}.",
-                                  "Use 'a' (American English) or 'b' (British English): this front-end speaks English.")
-            return lang
-        return "b" if voice.strip().startswith("b") else "a"
-
     def check(self, text: str, voice: str | None = None, speed: float = 1.0,
-              lang: str | None = None) -> tuple[str, str]:
-        """The cheap checks (no G2P): `KokoroError` on bad input, else (voice, lang)."""
-        self.check_text(text)
-        self.check_speed(speed)
-        voice = self.check_voice(voice)
-        return voice, self.lang_for(voice, lang)
+              lang: str | None = None) -> tuple[str, Language]:
+        """The cheap checks (no G2P): a typed `KokoroError` on bad input, else (voice, language).
+
+        voice: bundle voice names only (never a file path), blends 'a:0.7,b:0.3'; None: DEFAULT_VOICE.
+        lang: a language code or name; None: the (first) voice's own.
+        """
+        check_text(text)
+        if len(text) > MAX_INPUT_CHARS:
+            raise InputTooLong(f"The input has {len(text)} characters; the limit is {MAX_INPUT_CHARS}.",
+                               f"Split the text into requests of at most {MAX_INPUT_CHARS} characters.",
+                               param="input")
+        check_speed(speed)
+        return self.check_voice(voice, lang)
+
+    def check_voice(self, voice: str | None = None, lang: str | None = None) -> tuple[str, Language]:
+        """The voice and language checks alone (a Wyoming stream sends its text later)."""
+        voice = check_voice(DEFAULT_VOICE if voice is None else voice, self.voices)
+        self.tts.voice(voice)  # decoded once, kept for the synthesis
+        language = check_language(lang, voice)
+        if language.code not in self.readable:
+            raise MissingExtra(f"This server cannot read {language.label}: its front-end is not installed.",
+                               f"pip install 'kokoro-litert[{language.extra}]' on the server and restart it.",
+                               param="voice" if lang is None else "lang")
+        return voice, language
 
     async def prepare(self, text: str, voice: str | None = None, speed: float = 1.0,
-                      lang: str | None = None) -> Utterance:
-        """Every check, then the text phonemized (off the event loop); `KokoroError` on bad input."""
-        voice, lang = self.check(text, voice, speed, lang)
+                      lang: str | None = None, silent_if_unspeakable: bool = False) -> Utterance:
+        """Every check, then the text phonemized (off the event loop); a `KokoroError` on bad input.
+
+        Text with nothing speakable in it (only emoji, or a script the language cannot read) raises
+        EmptyInput, or with `silent_if_unspeakable` is a silent utterance carrying the reason.
+        """
+        voice, language = self.check(text, voice, speed, lang)
         loop = asyncio.get_running_loop()
-        phonemized = await loop.run_in_executor(self._g2p, speakable, text, lang)
-        return Utterance(phonemized, voice, float(speed))
+        try:
+            phonemized = await loop.run_in_executor(self._g2p, speakable, text, language)
+        except EmptyInput as e:  # check() passed, so the text is not blank: nothing in it is speakable
+            if not silent_if_unspeakable:
+                raise
+            return Utterance(None, voice, float(speed), (e.problem,))
+        return Utterance(phonemized, voice, float(speed), tuple(phonemized.warnings))
 
     # ------------------------------------------------------------------ synthesis
 
     async def synthesize(self, utterance: Utterance) -> AsyncIterator[Chunk]:
         """The utterance's chunks as the scheduler synthesizes them. Closing the iterator early (a
         client that went away) cancels the rest: no further chunk is synthesized for it."""
+        if utterance.phonemized is None:
+            return
         job = _Job(self.tts.stream(utterance.phonemized, utterance.voice, utterance.speed),
                    asyncio.get_running_loop())
         with self._cond:

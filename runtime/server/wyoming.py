@@ -2,7 +2,10 @@
 
 Events handled, after wyoming-piper's handler (the reference server):
 
-- `describe` -> `info`: one TtsProgram listing every voice of the bundle, supports_synthesize_streaming.
+- `describe` -> `info`: one TtsProgram listing every voice of the bundle with its language (es,
+  fr-fr, hi, it, pt-br, ja, zh, en-us, en-gb), so Home Assistant offers each voice for its language;
+  a voice whose language this install cannot read (an extra missing) is listed as not installed.
+  supports_synthesize_streaming.
 - `synthesize` {text, voice?} -> `audio-start`, `audio-chunk`*, `audio-stop` for the whole text.
 - `synthesize-start` {voice?}, `synthesize-chunk` {text}*, `synthesize-stop` -> one audio-start /
   audio-chunk* / audio-stop cycle per sentence as soon as the sentence is complete in the text
@@ -11,12 +14,19 @@ Events handled, after wyoming-piper's handler (the reference server):
   sends for old servers, and is ignored.
 - `ping` -> `pong`; other event types are ignored, as the protocol asks.
 
-Every failure is an `error` event {text, code} and the connection stays open: a busy engine (code
-`busy`, at `synthesize` or `synthesize-start`; the rest of a refused stream is ignored), bad input
-(`bad-input`, `unknown-voice`), an event missing a field or out of order (`bad-event`), a line that
-is not a Wyoming event (`bad-event`; an over-long line closes the connection, since it cannot be
-resynchronized). Inside a stream a sentence with nothing speakable in it (an emoji) is skipped.
-A client that disconnects stops its synthesis at the next chunk written.
+The voice: `voice.name` picks it (its first letter is its language, as upstream: ef_dora reads
+Spanish); `voice.language` (a Kokoro code or name, or a tag such as "es-MX" or "pt-PT" matched by its
+primary subtag) sets the language to read the text in, and alone picks that language's default voice.
+The wyoming package's SynthesizeVoice keeps only one of the two, so both are read from the raw event.
+
+Every failure is an `error` event {text, code} and the connection stays open. The code follows the
+error's type (runtime/errors.py), never its text: `busy` (at `synthesize` or `synthesize-start`; the
+rest of a refused stream is ignored), `unknown-voice`, `unknown-language`, `bad-input` (any other
+invalid request: empty text, over MAX_INPUT_CHARS, nothing speakable), `missing-extra` (a language
+this install cannot read), `bad-event` (an event missing a field or out of order, or a line that is
+not a Wyoming event; an over-long line closes the connection, since it cannot be resynchronized),
+`synthesis-failed` (anything else). Inside a stream a sentence with nothing speakable in it (an
+emoji) is skipped. A client that disconnects stops its synthesis at the next chunk written.
 """
 
 from __future__ import annotations
@@ -35,39 +45,57 @@ from wyoming.server import AsyncEventHandler
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeStopped
 
 from kokoro_litert.buckets import SAMPLE_RATE
-from kokoro_litert.runtime.errors import KokoroError
+from kokoro_litert.runtime.checks import DEFAULT_VOICE
+from kokoro_litert.runtime.errors import (EmptyInput, InvalidRequest, KokoroError, MissingExtra, UnknownLanguage,
+                                          UnknownVoice)
+from kokoro_litert.runtime.text.languages import LANGUAGES, Language, language, language_of_voice
 from kokoro_litert.runtime.wav import to_pcm16
 
 from .audio import CHANNELS, SAMPLE_WIDTH
-from .engine import DEFAULT_VOICE, Busy, Engine, UnknownVoice
+from .engine import Busy, Engine
 
 _LOG = logging.getLogger(__name__)
 SAMPLES_PER_CHUNK = 1024  # samples per audio-chunk event (wyoming-piper's default)
 PROGRAM = "kokoro-litert"
 ATTRIBUTION = Attribution(name="hexgrad", url="https://huggingface.co/hexgrad/Kokoro-82M")
-# The front-end reads English only, so every voice speaks English; its first letter is the accent it
-# was trained on (upstream's lang_code), which for a* and b* is also the front-end's accent.
-ACCENTS = {"a": "American English", "b": "British English", "e": "Spanish", "f": "French", "h": "Hindi",
-           "i": "Italian", "j": "Japanese", "p": "Brazilian Portuguese", "z": "Mandarin Chinese"}
-LANGUAGE_OF_ACCENT = {"b": "en_GB"}  # others: en_US
-DEFAULT_VOICE_OF_LANGUAGE = {"en_GB": "bf_emma"}
-
-
-def voice_language(name: str) -> str:
-    return LANGUAGE_OF_ACCENT.get(name[:1], "en_US")
+PREFERRED_VOICES = (DEFAULT_VOICE, "bf_emma")
+"""The voice a language-only request gets when one of these speaks it; else the language's first voice."""
 
 
 def info_for(engine: Engine, version: str) -> Info:
     voices = []
-    for name in engine.tts.voice_names():
-        accent = ACCENTS.get(name[:1], "unknown")
-        gender = {"f": "female", "m": "male"}.get(name[1:2], "")
-        voices.append(TtsVoice(name=name, description=f"{name} ({accent} {gender} voice, speaking English)",
-                               attribution=ATTRIBUTION, installed=True, version=None,
-                               languages=[voice_language(name)]))
+    for name in engine.voices:
+        lang = language_of_voice(name)
+        kind = f"{lang.label} {'female' if name[1] == 'f' else 'male'} voice" if lang else "custom voice"
+        voices.append(TtsVoice(name=name, description=f"{name} ({kind})", attribution=ATTRIBUTION,
+                               installed=lang is None or lang.code in engine.readable, version=None,
+                               languages=[lang.name] if lang else []))
     program = TtsProgram(name=PROGRAM, description="Kokoro-82M text to speech on LiteRT", attribution=ATTRIBUTION,
                          installed=True, version=version, voices=voices, supports_synthesize_streaming=True)
     return Info(tts=[program])
+
+
+def wyoming_language(tag: str) -> Language:
+    """The language for a Wyoming language tag: a Kokoro code or name as it is ("e", "es", "en-gb"), else
+    by the tag's primary subtag, preferring the same region ("es-MX" -> es, "en-AU" -> en-us,
+    "pt-PT" -> pt-br, "zh-Hans-CN" -> zh). UnknownLanguage when Kokoro has no voice of it."""
+    try:
+        return language(tag)
+    except UnknownLanguage:
+        pass
+    primary, _, rest = tag.strip().lower().replace("_", "-").partition("-")
+    same = [lang for lang in LANGUAGES if lang.name.split("-")[0] == primary]
+    if not same:
+        raise UnknownLanguage(f"Unknown language {tag!r}.",
+                              f"Use one of {', '.join(lang.name for lang in LANGUAGES)}; send describe: "
+                              "its info lists each voice's language.", param="voice.language")
+    return next((lang for lang in same if lang.name == f"{primary}-{rest.split('-')[0]}"), same[0])
+
+
+def default_voice(lang: Language, voices) -> str:
+    """The voice a request naming only a language gets (DEFAULT_VOICE if none of `voices` speaks it)."""
+    speakers = [v for v in voices if language_of_voice(v) == lang]
+    return next((v for v in PREFERRED_VOICES if v in speakers), speakers[0] if speakers else DEFAULT_VOICE)
 
 
 class BadEvent(Exception):
@@ -77,11 +105,12 @@ class BadEvent(Exception):
 class _Stream:
     """State of one synthesize-start ... synthesize-stop stream."""
 
-    def __init__(self, ticket, voice: str | None):
+    def __init__(self, ticket, voice: str | None = None, lang: str | None = None):
         from sentence_stream import SentenceBoundaryDetector
 
         self.ticket = ticket  # None when the stream was refused (busy, bad voice): ignore it to its stop
         self.voice = voice
+        self.lang = lang
         self.sentences = SentenceBoundaryDetector()
 
 
@@ -143,9 +172,10 @@ class KokoroEventHandler(AsyncEventHandler):
                 await self.write_event(Pong(text=Ping.from_event(event).text).event())
             elif Synthesize.is_type(event.type):
                 if self._stream is None:  # inside a stream it is the compatibility copy: ignored
-                    await self._synthesize(_field(Synthesize, event))
+                    await self._synthesize(_field(Synthesize, event), _voice_fields(event))
             elif SynthesizeStart.is_type(event.type):
-                await self._start(_field(SynthesizeStart, event))
+                _field(SynthesizeStart, event)
+                await self._start(_voice_fields(event))
             elif SynthesizeChunk.is_type(event.type):
                 await self._chunk(_field(SynthesizeChunk, event))
             elif SynthesizeStop.is_type(event.type):
@@ -166,32 +196,32 @@ class KokoroEventHandler(AsyncEventHandler):
 
     # ------------------------------------------------------------------ events
 
-    async def _synthesize(self, request: Synthesize) -> None:
-        voice = _voice_name(request.voice)
+    async def _synthesize(self, request: Synthesize, voice_fields: tuple[str | None, str | None]) -> None:
         try:
-            self.engine.check(request.text, voice)
+            voice, lang = _voice_and_language(*voice_fields, self.engine.voices)
+            self.engine.check(request.text, voice, lang=lang)
             ticket = self.engine.admit()
         except (KokoroError, Busy) as e:
             return await self._refuse(e)
         with ticket:
             try:
-                utterance = await self.engine.prepare(request.text, voice)
+                utterance = await self.engine.prepare(request.text, voice, lang=lang)
             except KokoroError as e:
                 return await self._refuse(e)
             await self._speak(utterance)
 
-    async def _start(self, start: SynthesizeStart) -> None:
+    async def _start(self, voice_fields: tuple[str | None, str | None]) -> None:
         if self._stream is not None:
             await self.disconnect()
             await self._error("synthesize-start inside a stream: the earlier stream was dropped.", "bad-event")
-        voice = _voice_name(start.voice)
         try:
-            voice = self.engine.check_voice(voice)
+            voice, lang = _voice_and_language(*voice_fields, self.engine.voices)
+            self.engine.check_voice(voice, lang)
             ticket = self.engine.admit()
         except (KokoroError, Busy) as e:
-            self._stream = _Stream(None, None)
+            self._stream = _Stream(None)
             return await self._refuse(e)
-        self._stream = _Stream(ticket, voice)
+        self._stream = _Stream(ticket, voice, lang)
 
     async def _chunk(self, chunk: SynthesizeChunk) -> None:
         stream = self._require_stream("synthesize-chunk")
@@ -202,14 +232,14 @@ class KokoroEventHandler(AsyncEventHandler):
 
     async def _stop(self) -> None:
         stream = self._require_stream("synthesize-stop")
-        if stream.ticket is None:
-            self._stream = None
-            return
-        rest = stream.sentences.finish()
-        if rest.strip():
-            await self._speak_sentence(rest, stream)
-        await self.write_event(SynthesizeStopped().event())
-        await self.disconnect()
+        try:
+            if stream.ticket is not None:  # a refused stream ends quietly
+                rest = stream.sentences.finish()
+                if rest.strip():
+                    await self._speak_sentence(rest, stream)
+                await self.write_event(SynthesizeStopped().event())
+        finally:  # the stream's place is freed even when its last sentence failed
+            await self.disconnect()
 
     def _require_stream(self, what: str) -> _Stream:
         if self._stream is None:
@@ -218,11 +248,11 @@ class KokoroEventHandler(AsyncEventHandler):
 
     async def _speak_sentence(self, sentence: str, stream: _Stream) -> None:
         try:
-            utterance = await self.engine.prepare(sentence, stream.voice)
+            utterance = await self.engine.prepare(sentence, stream.voice, lang=stream.lang)
+        except EmptyInput as e:
+            _LOG.info("skipped a sentence with nothing speakable: %r (%s)", sentence, e.problem)
+            return
         except KokoroError as e:
-            if e.problem.startswith("Nothing speakable"):
-                _LOG.info("skipped a sentence with nothing speakable: %r", sentence)
-                return
             return await self._refuse(e)
         await self._speak(utterance)
 
@@ -239,12 +269,19 @@ class KokoroEventHandler(AsyncEventHandler):
         await self.write_event(AudioStop().event())
 
     async def _refuse(self, e: Exception) -> None:
+        """The error event for a refused request, its code by the error's type."""
         if isinstance(e, Busy):
             await self._error(str(e), "busy")
         elif isinstance(e, UnknownVoice):
             await self._error(f"{e.problem} Send describe: its info lists every voice.", "unknown-voice")
-        else:
+        elif isinstance(e, UnknownLanguage):
+            await self._error(str(e), "unknown-language")
+        elif isinstance(e, InvalidRequest):
             await self._error(str(e), "bad-input")
+        elif isinstance(e, MissingExtra):
+            await self._error(str(e), "missing-extra")
+        else:
+            await self._error(str(e), "synthesis-failed")
 
     async def _error(self, text: str, code: str) -> None:
         await self.write_event(Error(text=text, code=code).event())
@@ -263,15 +300,26 @@ def _field(kind, event: Event):
     return parsed
 
 
-def _voice_name(voice) -> str:
-    """The voice a SynthesizeVoice asks for: by name, else the default of its language."""
+def _voice_fields(event: Event) -> tuple[str | None, str | None]:
+    """(voice.name, voice.language) of a synthesize or synthesize-start event, either None if unset."""
+    voice = event.data.get("voice")
     if voice is None:
-        return DEFAULT_VOICE
-    if voice.name is not None:
-        if not isinstance(voice.name, str):
-            raise BadEvent("voice.name must be a string.")
-        return voice.name
-    return DEFAULT_VOICE_OF_LANGUAGE.get(str(voice.language).replace("-", "_"), DEFAULT_VOICE)
+        return None, None
+    if not isinstance(voice, dict):
+        raise BadEvent(f"{event.type} needs 'voice' to be an object such as {{\"name\": \"af_heart\"}}.")
+    fields = voice.get("name"), voice.get("language")
+    for key, value in zip(("name", "language"), fields):
+        if value is not None and not isinstance(value, str):
+            raise BadEvent(f"voice.{key} must be a string.")
+    return fields
+
+
+def _voice_and_language(name: str | None, tag: str | None, voices) -> tuple[str, str | None]:
+    """The voice to speak with and the language code to read in (None: the voice's own)."""
+    lang = wyoming_language(tag) if tag is not None else None
+    if name is None:
+        name = default_voice(lang, voices) if lang is not None else DEFAULT_VOICE
+    return name, lang and lang.code
 
 
 async def serve_wyoming(uri: str, engine: Engine, version: str) -> None:

@@ -37,6 +37,8 @@ class Language:
     """The pip extra its front-end needs beyond the base install (`kokoro-litert[zh]`), if any."""
     default_voice: str = "af_heart"
     """The voice that speaks it when a language is named and no voice is."""
+    modules: tuple[str, ...] = ()
+    """The Python modules its extra provides (found without importing them by `installed`)."""
 
 
 LANGUAGES: tuple[Language, ...] = (
@@ -47,8 +49,10 @@ LANGUAGES: tuple[Language, ...] = (
     Language("h", "hi", "Hindi", "espeak", espeak_voice="hi", default_voice="hf_alpha"),
     Language("i", "it", "Italian", "espeak", espeak_voice="it", default_voice="if_sara"),
     Language("p", "pt-br", "Brazilian Portuguese", "espeak", espeak_voice="pt-br", default_voice="pf_dora"),
-    Language("j", "ja", "Japanese", "japanese", extra="ja", default_voice="jf_alpha"),
-    Language("z", "zh", "Mandarin Chinese", "mandarin", extra="zh", default_voice="zf_xiaobei"),
+    Language("j", "ja", "Japanese", "japanese", extra="ja", default_voice="jf_alpha",
+             modules=("fugashi", "unidic_lite", "jaconv", "mojimoji")),
+    Language("z", "zh", "Mandarin Chinese", "mandarin", extra="zh", default_voice="zf_xiaobei",
+             modules=("jieba", "pypinyin", "cn2an", "ordered_set")),
 )
 _BY_KEY = {key: lang for lang in LANGUAGES for key in (lang.code, lang.name)}
 DEFAULT = LANGUAGES[0]
@@ -68,6 +72,13 @@ def language(key: str | Language) -> Language:
     if norm not in _BY_KEY:
         raise UnknownLanguage(f"Unknown language {key!r}.", f"Use one of: {codes_help()}.", param="lang")
     return _BY_KEY[norm]
+
+
+def installed(lang: Language) -> bool:
+    """Whether this install can read `lang` (its extra's modules are present), without importing them."""
+    import importlib.util
+
+    return all(importlib.util.find_spec(m) is not None for m in lang.modules)
 
 
 def language_of_voice(voice: str) -> Language | None:
