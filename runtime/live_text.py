@@ -12,7 +12,8 @@ The cuts mirror how a whole text is chunked (runtime/api.py), so a text streamed
 chunked as it would be whole wherever the two can agree:
 
 - the first unit ends at the first clause mark (, ; : — and the CJK ， 、 ； ：) followed by a space,
-  so the first audio comes early (a whole text's first chunk ends at a clause too);
+  so the first audio comes early (a whole text's first chunk ends at a clause too), once the
+  sentence is seen to be long (LOOKAHEAD_WORDS more words, or it ends after SPLIT_SENTENCE_WORDS);
 - every unit ends at a sentence end: . ! ? … (with closing quotes or brackets) followed by a space and
   then a capital letter, a digit, an opening quote or a letter of a script without case; or a
   newline; or the CJK 。 ！ ？ at once; or a danda; never after a title-like abbreviation ("Dr.",
@@ -36,6 +37,13 @@ import regex
 from .text.markup import unfinished_mark
 
 FIRST_CLAUSE_MIN_WORDS = 2  # "Well," alone is too short a first chunk to sound natural
+SPLIT_SENTENCE_WORDS = 8
+"""A first sentence shorter than this is spoken whole (a whole text's first chunk is cut only when
+its first sentence is longer than api.FIRST_CHUNK_PHONEMES, about 6-8 words)."""
+LOOKAHEAD_WORDS = 3
+"""Words that must follow a first clause mark, with no sentence end among them, before the clause
+is cut off on its own: then the sentence is long enough to split (at 20 tokens/s a few words are
+about 0.1 s)."""
 MAX_WORDS = 14  # words without a mark before a unit is cut at a word boundary
 MAX_CHARS = 40  # the same for scripts without spaces (Chinese, Japanese)
 
@@ -117,8 +125,11 @@ class Segmenter:
             if unfinished_mark(head) is not None or (text[m.start()] == "." and _ABBREVIATION.search(head)):
                 continue
             cut = self._clause(text[: m.start()]) if self.units == 0 else None
-            return self._emit(cut, "clause") if cut else self._emit(m.end(), "sentence")
-        if self.units == 0 and (cut := self._clause(text)):
+            if cut and len(text[: m.end()].split()) >= SPLIT_SENTENCE_WORDS:
+                return self._emit(cut, "clause")
+            return self._emit(m.end(), "sentence")
+        if self.units == 0 and (cut := self._clause(text)) and \
+                (len(regex.findall(r"\S+\s", text[cut:])) >= LOOKAHEAD_WORDS or _NO_SPACES.search(text[:cut])):
             return self._emit(cut, "clause")
         return self._word_cut(text)
 

@@ -55,6 +55,11 @@ def units(text: str, lang: str = "a", size: int = 2) -> list[tuple[str, str]]:
 
 # -- the segmenter -----------------------------------------------------------------------------------
 
+def test_a_short_first_sentence_is_not_cut_at_its_clause():
+    assert units("Open the window, please. Thanks.") == [("sentence", "Open the window, please."),
+                                                        ("final", "Thanks.")]
+
+
 def test_first_clause_then_sentences():
     text = "The morning train was late again, so Maria walked. She was tired, but happy. The end"
     assert units(text) == [("clause", "The morning train was late again,"), ("sentence", "so Maria walked."),
@@ -84,8 +89,9 @@ def test_chinese_and_japanese_cut_at_their_own_marks_without_spaces():
 
 
 def test_spanish_questions_and_hindi_dandas_end_sentences():
-    assert units("Hola a todos, amigos. ¿Qué tal? Bien.", "e") == [
-        ("clause", "Hola a todos,"), ("sentence", "amigos."), ("sentence", "¿Qué tal?"), ("final", "Bien.")]
+    assert units("Hola a todos, mis queridos amigos de siempre. ¿Qué tal? Bien.", "e") == [
+        ("clause", "Hola a todos,"), ("sentence", "mis queridos amigos de siempre."), ("sentence", "¿Qué tal?"),
+        ("final", "Bien.")]
     assert [u for _, u in units("वह आया। फिर गया। ठीक है", "h")] == ["वह आया।", "फिर गया।", "ठीक है"]
 
 
@@ -113,8 +119,9 @@ def test_a_stream_that_stops_mid_sentence_speaks_what_arrived(tts):
 def test_the_first_audio_comes_before_the_text_ends(tts):
     def slow():
         yield "The first clause is here, "
+        yield "and then the "  # enough words after the clause to know the sentence is long
         time.sleep(0.3)
-        yield "and the rest comes later."
+        yield "rest comes later."
 
     started = time.perf_counter()
     stream = tts.stream(slow(), voice="af_test")
@@ -139,7 +146,7 @@ def test_a_pause_in_the_source_speaks_what_has_arrived(tts, monkeypatch):
 
 def test_language_follows_the_voice_in_a_stream(tts):
     chunks = list(tts.stream(iter(["Hola a ", "todos, ", "amigos."]), voice="ef_test"))
-    assert chunks[0].phonemes == "ˈola a tˈoðos,"
+    assert chunks[0].phonemes == "ˈola a tˈoðos, amˈiɣos."
 
 
 def test_a_source_error_reaches_the_caller(tts):

@@ -7,7 +7,7 @@ model's only caller), `http.py` (FastAPI on uvicorn) and `wyoming.py` are thin p
 over it, `audio.py` encodes chunks into each response format. Both protocols run on one asyncio
 loop in the main thread; synthesis runs on the scheduler thread and G2P on a thread of its own.
 
-Needs the `server` extra (fastapi, uvicorn, wyoming, sentence-stream, av); the runtime itself never
+Needs the `server` extra (fastapi, uvicorn, wyoming, av); the runtime itself never
 imports it. Ports are bound before the model loads, so a port in use fails at once.
 """
 
@@ -27,7 +27,7 @@ from urllib.parse import urlparse
 
 from kokoro_litert.runtime.errors import KokoroError, MissingExtra
 
-SERVER_MODULES = ("fastapi", "uvicorn", "wyoming", "sentence_stream", "av")
+SERVER_MODULES = ("fastapi", "uvicorn", "wyoming", "av")
 API_KEY_ENV = "KOKORO_LITERT_API_KEY"
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 GRACEFUL_SHUTDOWN_S = 5  # s that open responses get to finish on SIGINT/SIGTERM

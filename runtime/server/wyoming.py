@@ -8,8 +8,9 @@ Events handled, after wyoming-piper's handler (the reference server):
   supports_synthesize_streaming.
 - `synthesize` {text, voice?} -> `audio-start`, `audio-chunk`*, `audio-stop` for the whole text.
 - `synthesize-start` {voice?}, `synthesize-chunk` {text}*, `synthesize-stop` -> one audio-start /
-  audio-chunk* / audio-stop cycle per sentence as soon as the sentence is complete in the text
-  received so far (sentence-stream's `SentenceBoundaryDetector`, as wyoming-piper), then
+  audio-chunk* / audio-stop cycle per unit as soon as it is complete in the text received so far
+  (runtime/live_text.py's `Segmenter`, the same cuts `Kokoro.stream` makes of an LLM's tokens: the
+  first clause, then each sentence, in the stream's language), then
   `synthesize-stopped`. A `synthesize` inside a stream is the compatibility copy Home Assistant
   sends for old servers, and is ignored.
 - `ping` -> `pong`; other event types are ignored, as the protocol asks.
@@ -48,6 +49,7 @@ from kokoro_litert.buckets import SAMPLE_RATE
 from kokoro_litert.runtime.checks import DEFAULT_VOICE
 from kokoro_litert.runtime.errors import (EmptyInput, InvalidRequest, KokoroError, MissingExtra, UnknownLanguage,
                                           UnknownVoice)
+from kokoro_litert.runtime.live_text import Segmenter
 from kokoro_litert.runtime.text.languages import LANGUAGES, Language, language, language_of_voice
 from kokoro_litert.runtime.wav import to_pcm16
 
@@ -105,13 +107,11 @@ class BadEvent(Exception):
 class _Stream:
     """State of one synthesize-start ... synthesize-stop stream."""
 
-    def __init__(self, ticket, voice: str | None = None, lang: str | None = None):
-        from sentence_stream import SentenceBoundaryDetector
-
+    def __init__(self, ticket, voice: str | None = None, lang: str | None = None, reads: str = "a"):
         self.ticket = ticket  # None when the stream was refused (busy, bad voice): ignore it to its stop
         self.voice = voice
         self.lang = lang
-        self.sentences = SentenceBoundaryDetector()
+        self.units = Segmenter(reads)
 
 
 class KokoroEventHandler(AsyncEventHandler):
@@ -216,27 +216,26 @@ class KokoroEventHandler(AsyncEventHandler):
             await self._error("synthesize-start inside a stream: the earlier stream was dropped.", "bad-event")
         try:
             voice, lang = _voice_and_language(*voice_fields, self.engine.voices)
-            self.engine.check_voice(voice, lang)
+            _, reads = self.engine.check_voice(voice, lang)
             ticket = self.engine.admit()
         except (KokoroError, Busy) as e:
             self._stream = _Stream(None)
             return await self._refuse(e)
-        self._stream = _Stream(ticket, voice, lang)
+        self._stream = _Stream(ticket, voice, lang, reads.code)
 
     async def _chunk(self, chunk: SynthesizeChunk) -> None:
         stream = self._require_stream("synthesize-chunk")
         if stream.ticket is None:
             return
-        for sentence in stream.sentences.add_chunk(chunk.text):
-            await self._speak_sentence(sentence, stream)
+        for unit in stream.units.push(chunk.text):
+            await self._speak_sentence(unit.text, stream)
 
     async def _stop(self) -> None:
         stream = self._require_stream("synthesize-stop")
         try:
             if stream.ticket is not None:  # a refused stream ends quietly
-                rest = stream.sentences.finish()
-                if rest.strip():
-                    await self._speak_sentence(rest, stream)
+                for unit in stream.units.finish():
+                    await self._speak_sentence(unit.text, stream)
                 await self.write_event(SynthesizeStopped().event())
         finally:  # the stream's place is freed even when its last sentence failed
             await self.disconnect()
