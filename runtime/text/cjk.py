@@ -15,8 +15,8 @@ import threading
 import unicodedata
 from typing import Callable, Generic, TypeVar
 
-from ..errors import MissingExtra
-from .g2p import KOKORO_VOCAB
+from ..errors import KokoroError, MissingExtra
+from .g2p import KOKORO_VOCAB, PhonemizeResult
 from .normalize import Spanned
 
 # Upstream's KPipeline for the non-English languages: text is cut at newlines, then each line into
@@ -163,3 +163,28 @@ def dedupe(warnings: list[str]) -> list[str]:
     for w in warnings:
         counts[w] = counts.get(w, 0) + 1
     return [w if n == 1 else f"{w} (x{n})" for w, n in counts.items()]
+
+
+def read_chunks(text: str, language: str, reader: "Engine", read_chunk) -> PhonemizeResult:
+    """A Chinese or Japanese front-end's whole call: KPipeline's chunks, each read by
+    `read_chunk(chunk, reader, warnings) -> (normalized, phonemes, words)`, joined by a space."""
+    if not isinstance(text, str):
+        raise TypeError(f"text must be str, got {type(text).__name__}")
+    chunks = kpipeline_chunks(text)
+    if not chunks:
+        return PhonemizeResult("", "")
+    loaded = reader.get()
+    normalized, phonemes, words, warnings = [], [], [], []
+    for chunk in chunks:
+        try:
+            norm, ps, chunk_words = read_chunk(chunk, loaded, warnings)
+        except KokoroError:
+            raise
+        except Exception as e:
+            raise KokoroError(f"The {language} front-end failed on {short(chunk)} ({type(e).__name__}: {e}).",
+                              "Please report this text as a kokoro-litert bug.", param="input") from e
+        normalized.append(norm)
+        if ps:
+            phonemes.append(ps)
+        words += chunk_words
+    return PhonemizeResult(" ".join(normalized), " ".join(phonemes), words, dedupe(warnings))

@@ -33,8 +33,7 @@ from typing import Any
 import regex
 
 from ..cache import cache_root
-from ..errors import KokoroError
-from .cjk import Engine, align, dedupe, describe, kpipeline_chunks, missing_extra, short, source_text, unspeakable
+from .cjk import Engine, align, describe, missing_extra, read_chunks, short, source_text, unspeakable
 from .g2p import PhonemizeResult, Word
 from .normalize import Spanned
 
@@ -185,21 +184,4 @@ def _phonemize_chunk(chunk: str, r: _Reader, warnings: list) -> tuple[str, str, 
 def phonemize(text: str) -> PhonemizeResult:
     """Mandarin text -> upstream's Kokoro phonemes (one string per KPipeline chunk, joined by a
     space), the words they came from, and warnings for text that is not spoken."""
-    if not isinstance(text, str):
-        raise TypeError(f"text must be str, got {type(text).__name__}")
-    chunks = kpipeline_chunks(text)
-    if not chunks:
-        return PhonemizeResult("", "")
-    reader = READER.get()
-    normalized, phonemes, words, warnings = [], [], [], []
-    for chunk in chunks:
-        try:
-            norm, ps, chunk_words = _phonemize_chunk(chunk, reader, warnings)
-        except Exception as e:
-            raise KokoroError(f"The Mandarin front-end failed on {short(chunk)} ({type(e).__name__}: {e}).",
-                              "Please report this text as a kokoro-litert bug.", param="input") from e
-        normalized.append(norm)
-        if ps:
-            phonemes.append(ps)
-        words += chunk_words
-    return PhonemizeResult(" ".join(normalized), " ".join(phonemes), words, dedupe(warnings))
+    return read_chunks(text, "Mandarin", READER, _phonemize_chunk)
