@@ -34,6 +34,14 @@ def quiet_upstream_imports() -> None:
     warnings.filterwarnings("ignore", message=".*weight_norm.*is deprecated.*")
 
 
+DECODER_WIDTHS = "decoder_widths"
+"""Optional config key, absent from Kokoro-82M's config: {"channels": C, "asr_res": R}. Upstream's
+Decoder hard-codes its widths (C = 1024 channels per block, an R = 64-channel `asr_res` over 512 =
+hidden_dim input channels, 512 = upsample_initial_channel out of its last block); with this key they
+follow the config, so a small model of the same architecture can be built (the tests' tiny bundle,
+tests/support/tiny_bundle.py). Without it the Decoder is upstream's, as built."""
+
+
 def build_kmodel(config: dict, disable_complex: bool = False):
     """Upstream KModel with untrained weights; load real ones with `load_flat_state_dict`."""
     quiet_upstream_imports()
@@ -44,7 +52,28 @@ def build_kmodel(config: dict, disable_complex: bool = False):
         empty = os.path.join(tmp, "empty.pth")
         torch.save({}, empty)  # KModel loads nothing from an empty dict, and so never downloads
         model = KModel(repo_id=REPO_ID, config=config, model=empty, disable_complex=disable_complex)
+    if DECODER_WIDTHS in config:
+        _resize_decoder(model.decoder, config)
     return model.eval()
+
+
+def _resize_decoder(decoder, config: dict) -> None:
+    """Rebuild the Decoder blocks whose widths upstream hard-codes at the widths `config` gives
+    (see DECODER_WIDTHS): the same block types and attribute names, so stages.Vocoder and the
+    state-dict layout are unchanged."""
+    import torch.nn as nn
+    from kokoro.istftnet import AdainResBlk1d
+    from torch.nn.utils import weight_norm
+
+    widths = config[DECODER_WIDTHS]
+    channels, res = int(widths["channels"]), int(widths["asr_res"])
+    hidden, style = config["hidden_dim"], config["style_dim"]
+    out = config["istftnet"]["upsample_initial_channel"]  # the generator's input width
+    joined = channels + 2 + res  # a decode block's input: x, F0, N and asr_res
+    decoder.encode = AdainResBlk1d(hidden + 2, channels, style)  # input: asr, F0, N
+    decoder.decode = nn.ModuleList([*(AdainResBlk1d(joined, channels, style) for _ in range(3)),
+                                    AdainResBlk1d(joined, out, style, upsample=True)])
+    decoder.asr_res = nn.Sequential(weight_norm(nn.Conv1d(hidden, res, kernel_size=1)))
 
 
 def split_components(flat: dict) -> dict:

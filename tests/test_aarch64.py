@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from cli_run import CLI, cli_env, read_wav
+from support.cli_run import CLI, cli_env, read_wav
 
 HERE = Path(__file__).resolve().parent / "aarch64"
 sys.path.insert(0, str(HERE))

@@ -30,8 +30,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from cli_run import read_wav, run_cli, say_args, stderr_lines
-from sentences import load_sentences
+from support.cli_run import read_wav, run_cli, say_args, stderr_lines
+from support.sentences import load_sentences
 
 pytestmark = [pytest.mark.real_weights, pytest.mark.slow]
 

@@ -1,4 +1,7 @@
-"""The Kokoro API over a stub backend: chunking, joins, timings, odd text. No weights needed."""
+"""The Kokoro API over a stub backend: chunking, joins, timings, odd text. No weights needed.
+
+At the end, `Kokoro.from_bundles` on the tiny bundle (tests/support/tiny_bundle.py): random
+weights through the real graphs, so what is checked is the pipeline's contract, not the sound."""
 
 from __future__ import annotations
 
@@ -142,3 +145,33 @@ def test_a_stream_starts_with_a_short_chunk_and_loses_nothing(voices_dir):
     assert len(list(tts.stream(text, voice="af_test", first_chunk=24))) == len(whole)
     commas = "Nobody expected such a long and winding sentence without any commas at all."
     assert len(list(tts.stream(commas, voice="af_test", first_chunk=12))) == 1
+
+
+# --------------------------------------------------------------------------- on the tiny bundle
+
+
+@pytest.mark.parametrize("precision", ["int8", "fp16", "fp32"])
+def test_from_bundles_speaks_in_every_precision(tiny, precision):
+    """Each precision's three graphs run; the audio is float32, finite, as long as the predicted
+    durations (600 samples per frame), and the same for the same seed."""
+    from kokoro_litert.buckets import SAMPLES_PER_FRAME
+
+    tts = Kokoro.from_bundles(tiny.bundle, threads=1, precision=precision)
+    pack = tts.voice("af_heart")
+    out = tts.backend.synthesize("ðə tɹˈeɪn wʌz lˈeɪt.", pack, seed=3)
+    assert out.audio.dtype == np.float32 and np.isfinite(out.audio).all() and np.abs(out.audio).max() > 0
+    assert out.durations.min() >= 1 and out.audio.size == out.durations.sum() * SAMPLES_PER_FRAME
+    np.testing.assert_array_equal(tts.backend.synthesize("ðə tɹˈeɪn wʌz lˈeɪt.", pack, seed=3).audio, out.audio)
+
+
+def test_from_bundles_has_the_folder_s_voices_and_blends_them(tiny):
+    from kokoro_litert.buckets.manifest import Manifest
+
+    tts = Kokoro.from_bundles(tiny.bundle, threads=1)
+    names = tts.voice_names()
+    assert sorted(names) == sorted(Manifest.load(tiny.bundle).voices)
+    assert {name[0] for name in names} >= set("abefhijpz")  # a voice for every language prefix
+    blend = tts.voice(f"{names[0]}:0.25,{names[-1]}:0.75")
+    np.testing.assert_allclose(blend, 0.25 * tts.voice(names[0]) + 0.75 * tts.voice(names[-1]), rtol=1e-5, atol=1e-7)
+    samples, rate = tts.create("Hello there. How are you?", voice=f"{names[0]}:0.5,{names[1]}:0.5", lang="a")
+    assert rate == 24000 and samples.dtype == np.float32 and samples.size > rate

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from asr_judge import WHISPER_SAMPLE_RATE, normalize, to_whisper_rate, wer
-from sentences import HEADER, load_sentences, sentences_path
+from support.sentences import HEADER, load_sentences, sentences_path
 
 MAX_PHONEMES = 500
 

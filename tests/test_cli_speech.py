@@ -26,8 +26,8 @@ import time
 import numpy as np
 import pytest
 from asr_judge import normalize, transcribe, transcribe_words, wer
-from cli_run import read_wav, run_cli, say_args, stderr_lines
-from sentences import load_sentences
+from support.cli_run import read_wav, run_cli, say_args, stderr_lines
+from support.sentences import load_sentences
 
 pytestmark = [pytest.mark.real_weights, pytest.mark.slow]
 

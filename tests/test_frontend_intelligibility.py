@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sentences import load_sentences
+from support.sentences import load_sentences
 
 pytestmark = pytest.mark.real_weights
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from sentences import load_sentences
+from support.sentences import load_sentences
 
 pytestmark = pytest.mark.real_weights
 

@@ -1,6 +1,7 @@
-"""Streaming on the real weights: each chunk goes out before the next one is synthesized.
+"""Streaming: each chunk goes out before the next one is synthesized. On the tiny bundle
+(tests/support/tiny_bundle.py): what is checked is the order of events, not the audio.
 
-Two sentences that each fit the smallest bucket (32 tokens, 128 frames) make two chunks. The API
+Two sentences that each fit a 32-token bucket make two chunks. The API
 test wraps the LiteRT backend's `synthesize` and checks the order of events in-process; the CLI
 test holds the second synthesis until the test has read audio from the pipe, so it passes only if
 `say --stream` really writes the first chunk before it synthesizes the second. Ordering checks
@@ -16,19 +17,19 @@ import subprocess
 import time
 
 import pytest
-from cli_run import CLI, cli_env, say_args
+from support.cli_run import CLI, cli_env, say_args
 
-pytestmark = [pytest.mark.real_weights, pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 TWO_SENTENCES = "Open the window, please. What a ridiculous idea!"  # one chunk each at 32 tokens
 
 
 @pytest.fixture(scope="module")
-def tts(bundle_dir, cache_dir):
+def tts(tiny):
     from kokoro_litert.runtime.api import Kokoro
     from kokoro_litert.runtime.litert import LiteRTBackend
 
-    return Kokoro(LiteRTBackend(bundle_dir), cache_dir / "voices")
+    return Kokoro(LiteRTBackend(tiny.bundle), tiny.voices)
 
 
 def test_stream_yields_each_chunk_before_synthesizing_the_next(tts, monkeypatch):
@@ -83,9 +84,9 @@ sys.exit(status)
 DEADLINE = 900  # s: only a hung (non-streaming) CLI gets near it; two chunks take well under a minute
 
 
-def test_say_stream_writes_the_first_chunk_before_synthesizing_the_second(bundle_dir, cache_dir):
-    args = say_args(cache_dir, TWO_SENTENCES, "--stream", "-o", "-", bundles=bundle_dir)
-    proc = subprocess.Popen([CLI[0], "-c", HOLD_SECOND_SYNTHESIS, *args], env=cli_env(cache_dir),
+def test_say_stream_writes_the_first_chunk_before_synthesizing_the_second(tiny):
+    args = say_args(tiny.root, TWO_SENTENCES, "--stream", "-o", "-", bundles=tiny.bundle)
+    proc = subprocess.Popen([CLI[0], "-c", HOLD_SECOND_SYNTHESIS, *args], env=cli_env(tiny.root),
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     audio = bytearray()
     err = b""

@@ -10,7 +10,6 @@ TorchReference.synthesize with the durations and the excitation noise pinned.
 
 from __future__ import annotations
 
-import contextlib
 from unittest import mock
 
 import numpy as np
@@ -20,7 +19,8 @@ torch = pytest.importorskip("torch")
 
 from kokoro_litert.buckets.ladder import Bucket, Ladder  # noqa: E402
 from kokoro_litert.dsp import align, round_durations  # noqa: E402
-from kokoro_litert.runtime.pipeline import Excitation, SineSource, synthesize  # noqa: E402
+from kokoro_litert.runtime.pipeline import synthesize  # noqa: E402
+from support.parity import SHORT, pinned_excitation, random_excitation, rel_err, torch_runner  # noqa: E402
 
 pytestmark = pytest.mark.real_weights
 
@@ -29,9 +29,7 @@ MEDIUM = Bucket(64, 256)
 SMALL_LADDER = Ladder((SMALL,), (128,))
 TWO_BUCKETS = Ladder((SMALL, MEDIUM), (128, 256))
 
-# Real phoneme strings (tests/data heldout_001..003, dev_001) that fit the smallest bucket
-# (<= 30 phonemes + 2 boundary pads), and one for the 64-token bucket (dev_002, 50 phonemes).
-SHORT = ["θˈæŋk juː.", "kˈʌm ɪnsˈaɪd kwˈɪkli.", "wˌɛɹ dˈɪd ðə kˈæt ɡˈoʊ?", "ˈoʊpən ðə wˈɪndoʊ, plˈiːz."]
+# A real phoneme string for the 64-token bucket (dev_002, 50 phonemes); support.parity.SHORT fit the smallest.
 LONGER = "ðə kˈɛɾəl wˈɪsəld wˌaɪl wiː ˈɑːɹɡjuːd ɐbˌaʊt ðə mˈæp."
 
 # Stage output vs upstream on the real part: max |error| / max |upstream|. Measured on SHORT with
@@ -50,67 +48,6 @@ TOLERANCES = {
 # End to end the same float32 differences pass through the host sine source (F0 -> phase, so a
 # 1e-6 relative F0 error becomes a slowly growing phase offset); measured 0.999982 - 0.999998.
 WAVE_CORRELATION = 0.999
-
-
-def rel_err(ours, ref) -> float:
-    ours, ref = np.asarray(ours, np.float64), np.asarray(ref, np.float64)
-    return float(np.abs(ours - ref).max() / max(np.abs(ref).max(), 1e-12))
-
-
-@pytest.fixture(scope="session")
-def stages(reference):
-    from kokoro_litert.convert.stages import build_stages
-
-    return build_stages(reference.model)
-
-
-@pytest.fixture(scope="session")
-def sine_params(reference):
-    l_linear = reference.model.decoder.generator.m_source.l_linear
-    return SineSource(l_linear.weight.detach().numpy().reshape(-1), float(l_linear.bias.detach()))
-
-
-def torch_runner(stages):
-    """run(stage, signature, **inputs) over the PyTorch stages, numpy in and out (pipeline.Runner);
-    the PyTorch stages take any shape, so the signature name is not needed."""
-    predictor, prosody, vocoder = stages
-    modules = {"predictor": predictor, "prosody": prosody, "vocoder": vocoder}
-
-    def run(stage, signature, **inputs):
-        with torch.no_grad():
-            out = modules[stage](**{k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in inputs.items()})
-        return {k: v.numpy() for k, v in out.items()}
-
-    return run
-
-
-@contextlib.contextmanager
-def pinned_excitation(excitation: Excitation):
-    """Make upstream's SineGen draw exactly `excitation` (torch.rand -> rand_ini, randn_like -> noise).
-
-    SourceModuleHnNSF's own randn_like (the noise branch, shape [1, N, 1]) is discarded by
-    Generator.forward; it gets zeros.
-    """
-    rand_ini = torch.from_numpy(excitation.rand_ini.reshape(1, -1).copy())
-    noise = torch.from_numpy(excitation.noise[None].copy())
-
-    def rand(*size, **kw):
-        return rand_ini.clone()
-
-    def randn_like(x, **kw):
-        return noise.clone() if x.shape == noise.shape else torch.zeros_like(x)
-
-    with mock.patch("torch.rand", rand), mock.patch("torch.randn_like", randn_like):
-        yield
-
-
-def random_excitation(n_frames: int, seed: int) -> Excitation:
-    from kokoro_litert.buckets import SAMPLES_PER_FRAME
-    from kokoro_litert.dsp import N_HARMONICS
-
-    rng = np.random.default_rng(seed)
-    return Excitation(rng.random(N_HARMONICS, dtype=np.float32),
-                      rng.standard_normal((n_frames * SAMPLES_PER_FRAME, N_HARMONICS), dtype=np.float32))
 
 
 def upstream_trace(model, ids: list[int], style: np.ndarray) -> dict:

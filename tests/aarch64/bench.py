@@ -17,7 +17,7 @@ check is tests/test_aarch64.py, on a few short sentences. For each qemu CPU mode
    each side's correlation with this host's fp32 audio (the faithful reference: an int8 variant's
    own quantization noise is the yardstick for how far two int8 runs may drift apart).
 
-Sentences: `tests/sentences.py` sets, their `phonemes` column (espeak-ng via kokoro-onnx) where
+Sentences: `tests/support/sentences.py` sets, their `phonemes` column (espeak-ng via kokoro-onnx) where
 given, else this repo's G2P, those that fit one chunk.
 """
 
@@ -37,7 +37,7 @@ HERE = Path(__file__).resolve().parent
 TESTS = HERE.parent
 sys.path.insert(0, str(TESTS))
 
-from sentences import load_sentences  # noqa: E402
+from support.sentences import load_sentences  # noqa: E402
 
 sys.path.insert(0, str(HERE))
 from compare import compare_durations, spectrogram_correlation, stage_errors  # noqa: E402

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 TESTS_DIR = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(TESTS_DIR))  # asr_judge, sentences
+sys.path.insert(0, str(TESTS_DIR))  # asr_judge, support
 
 ESPEAK_LANG = "en-us"  # kokoro-onnx's language code for American English
 OUR_LANG = "a"  # the same accent in this project's front-end
@@ -59,7 +59,7 @@ def words_per_second(fn, texts: list[str], repeats: int) -> float:
 
 def run(set_name: str, limit: int | None, voice: str, repeats: int) -> dict:
     import asr_judge
-    from sentences import load_sentences
+    from support.sentences import load_sentences
 
     from kokoro_litert.buckets import SAMPLE_RATE
     from kokoro_litert.convert.reference import TorchReference

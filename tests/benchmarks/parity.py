@@ -20,9 +20,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import asr_judge  # noqa: E402
-from sentences import load_sentences  # noqa: E402
-from test_bundles import spectrogram_correlation  # noqa: E402
-from test_stages import pinned_excitation, random_excitation  # noqa: E402
+from support.sentences import load_sentences  # noqa: E402
+from support.parity import pinned_excitation, random_excitation, spectrogram_correlation  # noqa: E402
 
 
 def main() -> None:

@@ -35,9 +35,9 @@ from pathlib import Path
 import numpy as np
 
 TESTS_DIR = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(TESTS_DIR))  # asr_judge, sentences, test_server
+sys.path.insert(0, str(TESTS_DIR))  # asr_judge, support
 
-from test_server import SAMPLE_RATE, ServerProcess, decode  # noqa: E402
+from support.server import SAMPLE_RATE, ServerProcess, decode  # noqa: E402
 
 HTTP_FORMATS = ("pcm", "wav", "mp3", "opus", "flac", "aac")
 EXACT = {"pcm", "wav", "flac", "wyoming"}  # sample-identical to the reference
@@ -49,7 +49,7 @@ VOICE = "af_heart"
 
 
 def sentences():
-    from sentences import load_sentences
+    from support.sentences import load_sentences
 
     return load_sentences("dev")
 

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from sentences import Sentence, read_tsv, sentences_path, write_tsv  # noqa: E402
+from support.sentences import Sentence, read_tsv, sentences_path, write_tsv  # noqa: E402
 
 SETS = ("dev", "heldout")
 LANG = "en-us"

@@ -131,7 +131,7 @@ def utterance_goldens(w: Writer, bundles: Path, precision: str | None = None) ->
 def chunking_goldens(w: Writer) -> dict:
     from kokoro_litert.runtime import api
     from kokoro_litert.runtime.wav import to_pcm16
-    from sentences import load_sentences
+    from support.sentences import load_sentences
 
     long = " ".join(s.phonemes for s in load_sentences("heldout")[:8])
     spans = [(m.start(), m.end(), m.group()) for m in re.finditer(r"\S+", long)]
@@ -163,7 +163,7 @@ def chunking_goldens(w: Writer) -> dict:
 
 def lexicon_goldens(limit: int) -> list:
     from kokoro_litert.runtime.text import lexicon, phonemize
-    from sentences import load_sentences
+    from support.sentences import load_sentences
 
     lex = lexicon("a")
     words = []
@@ -175,7 +175,7 @@ def lexicon_goldens(limit: int) -> list:
 
 def phonemize_goldens() -> list:
     from kokoro_litert.runtime.text import phonemize
-    from sentences import DATA_DIR, load_sentences
+    from support.sentences import DATA_DIR, load_sentences
 
     texts = [("dev", s.text) for s in load_sentences("dev")] + [("numbers", s.text) for s in load_sentences("numbers")]
     cases = (DATA_DIR / "g2p_cases.tsv").read_text(encoding="utf-8").splitlines()
