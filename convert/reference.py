@@ -23,15 +23,35 @@ from .checkpoint import load_model
 
 
 @contextlib.contextmanager
-def zero_excitation_noise():
-    """Zero the random initial harmonic phases and the additive noise of upstream's SineGen."""
+def seeded_excitation(seed: int | None):
+    """Make upstream's SineGen draw the project's excitation numbers for `seed` (dsp/noise.py, what
+    `runtime.pipeline.synthesize(seed=seed)` draws), or no noise at all for None, so PyTorch and
+    LiteRT can be compared on the same excitation.
+
+    torch.rand gives the 9 initial harmonic phases; torch.randn_like on SineGen's [1, samples, 9]
+    sines gives the additive noise, drawn at whatever length the utterance has. SourceModuleHnNSF's
+    own randn_like ([1, samples, 1]) feeds a branch Generator.forward discards: zeros."""
     import torch
 
-    def zeros(*size, **kw):
-        return torch.zeros(*size, dtype=kw.get("dtype"), device=kw.get("device"))
+    from kokoro_litert.dsp import N_HARMONICS, excitation_noise, excitation_rand_ini
 
-    with mock.patch("torch.rand", zeros), mock.patch("torch.randn_like", torch.zeros_like):
+    def rand(*size, **kw):
+        if seed is None:
+            return torch.zeros(*size, dtype=kw.get("dtype"), device=kw.get("device"))
+        return torch.from_numpy(excitation_rand_ini(seed, N_HARMONICS).reshape(1, N_HARMONICS))
+
+    def randn_like(x, **kw):
+        if seed is None or x.shape[-1] != N_HARMONICS:
+            return torch.zeros_like(x)
+        return torch.from_numpy(excitation_noise(seed, x.shape[1], N_HARMONICS)[1][None])
+
+    with mock.patch("torch.rand", rand), mock.patch("torch.randn_like", randn_like):
         yield
+
+
+def zero_excitation_noise():
+    """No excitation noise at all (the kokoro-onnx export has none): `seeded_excitation(None)`."""
+    return seeded_excitation(None)
 
 
 class TorchReference:

@@ -73,6 +73,7 @@ _TOKEN = regex.compile(
     r"|(?P<other>\X)"
 )
 _BRACKETS = {"[": "(", "{": "(", "]": ")", "}": ")"}
+_SCRIPT_RUNS = regex.compile(r"(?P<latin>(?:(?=[\p{Latin}'\-])\X)+)|(?P<other>(?:(?![\p{Latin}'\-])\X)+)")
 
 
 @dataclass
@@ -169,10 +170,11 @@ def _tokenize(text: str, warnings: list) -> list[_Token]:
             space = True
             continue
         if kind == "word" and not all(_is_latin(c) or c in "'-" for c in s):
-            # Mixed scripts: keep the Latin runs, report the rest.
-            for rm in regex.finditer(r"[\p{Latin}\p{M}'\-]+|[^\p{Latin}\p{M}'\-]+", s):
+            # Mixed scripts: keep the Latin runs, report the rest. A combining mark belongs to the
+            # letter it follows (a Devanagari vowel sign is not Latin, though both are marks).
+            for rm in _SCRIPT_RUNS.finditer(s):
                 run = rm.group()
-                if _is_latin(run[0]) or run[0] in "'-":
+                if rm.lastgroup == "latin":
                     if run.strip("'-"):
                         a = start + rm.start() + len(run) - len(run.lstrip("'-"))
                         tokens.append(_Token("word", run.strip("'-"), space, a, a + len(run.strip("'-"))))

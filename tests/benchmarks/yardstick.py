@@ -14,7 +14,7 @@ Systems, on the same phoneme strings (voice af_heart, speed 1):
 - `torch-seed1`, THE FLOOR: the same model, excitation seed 1. Everything below is heard against the
   reference under seed 1 too, so "distance to the floor" is what the conversion adds.
 - `litert-<precision>`: the bundle folder at that precision, running free (its own durations) at
-  seed 1: the same excitation numbers the floor got (see `torch_excitation`).
+  seed 1: the same excitation numbers the floor got (see convert/reference.py `seeded_excitation`).
 - `kokoro-onnx` (--onnx): kokoro-onnx's int8 export on onnxruntime, fed the same phonemes as
   kokoro-onnx feeds them (runtime/bench.py `OnnxPeer`). The export draws no excitation noise.
 
@@ -46,7 +46,6 @@ fit the largest bucket in one chunk; `--sentences N` keeps the first N.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import gc
 import json
 import math
@@ -58,7 +57,7 @@ from unittest import mock
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: asr_judge, support, test_bundles
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: asr_judge, support
 
 SAMPLE_RATE = 24_000  # Kokoro's output rate
 N_FFT = 1024  # 42.7 ms analysis window (hann)
@@ -236,35 +235,11 @@ class Spoken:
     """[F0_PER_FRAME * frames] the prosody stage's predicted F0 in Hz; None when the system does not expose it."""
 
 
-@contextlib.contextmanager
-def torch_excitation(seed: int | None):
-    """Make upstream's SineGen draw the project's excitation numbers for `seed` (dsp/noise.py, what
-    `runtime.pipeline.synthesize(seed=seed)` draws), or no noise at all for None.
-
-    torch.rand gives the 9 initial harmonic phases; torch.randn_like on SineGen's [1, samples, 9]
-    sines gives the additive noise, drawn at whatever length the utterance has. SourceModuleHnNSF's own
-    randn_like ([1, samples, 1]) feeds a branch Generator.forward discards: zeros."""
-    import torch
-
-    from kokoro_litert.dsp import N_HARMONICS, excitation_noise, excitation_rand_ini
-
-    def rand(*size, **kw):
-        if seed is None:
-            return torch.zeros(1, N_HARMONICS)
-        return torch.from_numpy(excitation_rand_ini(seed, N_HARMONICS).reshape(1, N_HARMONICS))
-
-    def randn_like(x, **kw):
-        if seed is None or x.shape[-1] != N_HARMONICS:
-            return torch.zeros_like(x)
-        return torch.from_numpy(excitation_noise(seed, x.shape[1], N_HARMONICS)[1][None])
-
-    with mock.patch("torch.rand", rand), mock.patch("torch.randn_like", randn_like):
-        yield
-
-
 def torch_speak(reference, phonemes: str, voice: np.ndarray, seed: int | None,
                 durations: np.ndarray | None = None) -> Spoken:
     """The PyTorch reference (`TorchReference`) at an excitation seed, recording its predicted F0."""
+    from kokoro_litert.convert.reference import seeded_excitation
+
     predictor = reference.model.predictor
     recorded = []
 
@@ -273,7 +248,7 @@ def torch_speak(reference, phonemes: str, voice: np.ndarray, seed: int | None,
         recorded.append(f0.detach().numpy()[0].copy())
         return f0, n
 
-    with torch_excitation(seed), mock.patch.object(predictor, "F0Ntrain", recording_f0ntrain):
+    with seeded_excitation(seed), mock.patch.object(predictor, "F0Ntrain", recording_f0ntrain):
         out = reference.synthesize(phonemes, voice, durations=durations)
     return Spoken(out.audio, np.asarray(out.durations), recorded[0])
 
