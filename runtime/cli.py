@@ -438,7 +438,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "flushed per chunk, or the WAV under a temporary name until the end)")
     p.set_defaults(func=cmd_say)
 
-    p = sub.add_parser("bench", help="real-time factor, time to first audio, memory; front-end speed")
+    p = sub.add_parser("bench", help="this device's real-time factor, first audio, memory and start-up, "
+                       "beside the peers when installed")
     _add_cache_arg(p)
     p.add_argument("--backend", default="litert,onnx",
                    help="comma-separated: litert (the bundle's default precision), litert-<precision> "
@@ -465,6 +466,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--queue", type=int, default=8, help="requests waiting for synthesis before 503 (default: %(default)s)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")
     p.add_argument("--precision", default=None, help="a precision the bundle folder has (default: its default)")
+    _add_lexicon_arg(p)
     p.set_defaults(func=cmd_serve)
     return parser
 

@@ -31,7 +31,6 @@ SERVER_MODULES = ("fastapi", "uvicorn", "wyoming", "av")
 API_KEY_ENV = "KOKORO_LITERT_API_KEY"
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 GRACEFUL_SHUTDOWN_S = 5  # s that open responses get to finish on SIGINT/SIGTERM
-WARMUP_TEXT = "Ready."
 _LOG = logging.getLogger("kokoro_litert.server")
 
 
@@ -115,10 +114,23 @@ def serve(args, find_bundles: Callable[[], Path] | None = None) -> int:
         raise KokoroError("No bundle folder to serve.", "Pass --bundles DIR (a folder `kokoro-litert convert` wrote).")
     start = time.perf_counter()
     tts = Kokoro.from_bundles(bundles, threads=args.threads, precision=args.precision)
-    tts.create(WARMUP_TEXT)  # G2P lexicons, graph caches: the first client does not pay for them
+    from kokoro_litert.runtime.bench import sentences
+    from kokoro_litert.runtime.checks import default_voice
+    from kokoro_litert.runtime.text.languages import installed, resolve
+
+    # Warm G2P and the graphs so the first client does not pay for them, in a language this install
+    # reads, with a voice the folder has (an exported folder may lack af_heart).
+    readable = [v for v in tts.voice_names() if installed(resolve(None, v))] or tts.voice_names()
+    voice = default_voice(readable)
+    tts.create(sentences(resolve(None, voice).code)[0], voice=voice)
     _LOG.info("model loaded from %s and warmed up in %.1f s: %d voices, queue of %d",
               bundles, time.perf_counter() - start, len(tts.voice_names()), args.queue)
-    engine = Engine(tts, capacity=args.queue)
+    lexicon = None
+    if getattr(args, "lexicon", None):
+        from kokoro_litert.runtime.text.user_lexicon import UserLexicon
+
+        lexicon = UserLexicon.load(args.lexicon)  # a bad line fails the start, in one line
+    engine = Engine(tts, capacity=args.queue, lexicon=lexicon)
     try:
         asyncio.run(_serve(engine, create_app(engine, api_key), args, http_sock, wyoming_sock))
     finally:

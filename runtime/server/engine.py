@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from typing import AsyncIterator, Iterator
 
 from kokoro_litert.runtime.api import Chunk, Kokoro, speakable
-from kokoro_litert.runtime.checks import DEFAULT_VOICE, check_language, check_speed, check_text, check_voice
+from kokoro_litert.runtime.checks import check_language, check_speed, check_text, check_voice, default_voice
 from kokoro_litert.runtime.errors import EmptyInput, InputTooLong, KokoroError, MissingExtra
 from kokoro_litert.runtime.text.languages import LANGUAGES, Language, installed
 
@@ -117,12 +117,16 @@ class _Job:
 class Engine:
     """Shares one `Kokoro` between every connection of both protocols. See the module docstring."""
 
-    def __init__(self, tts: Kokoro, capacity: int):
+    def __init__(self, tts: Kokoro, capacity: int, lexicon=None):
+        """lexicon: a user lexicon (runtime.text.UserLexicon) every request is read with (serve --lexicon)."""
         if capacity < 1:
             raise KokoroError(f"A queue of {capacity} requests cannot serve anyone.", "Pass --queue 1 or more.")
         self.tts = tts
+        self.lexicon = lexicon
         self.capacity = capacity
         self.voices: tuple[str, ...] = tuple(tts.voice_names())
+        self.default_voice = default_voice(self.voices)
+        """af_heart, or the folder's first voice when it has no af_heart (an exported folder)."""
         """The bundle's voice names, in its order."""
         self.readable = frozenset(lang.code for lang in LANGUAGES if installed(lang))
         """Codes of the languages this install can read."""
@@ -163,7 +167,7 @@ class Engine:
               lang: str | None = None) -> tuple[str, Language]:
         """The cheap checks (no G2P): a typed `KokoroError` on bad input, else (voice, language).
 
-        voice: bundle voice names only (never a file path), blends 'a:0.7,b:0.3'; None: DEFAULT_VOICE.
+        voice: bundle voice names only (never a file path), blends 'a:0.7,b:0.3'; None: `default_voice`.
         lang: a language code or name; None: the (first) voice's own.
         """
         check_text(text)
@@ -176,7 +180,7 @@ class Engine:
 
     def check_voice(self, voice: str | None = None, lang: str | None = None) -> tuple[str, Language]:
         """The voice and language checks alone (a Wyoming stream sends its text later)."""
-        voice = check_voice(DEFAULT_VOICE if voice is None else voice, self.voices)
+        voice = check_voice(self.default_voice if voice is None else voice, self.voices)
         self.tts.voice(voice)  # decoded once, kept for the synthesis
         language = check_language(lang, voice)
         if language.code not in self.readable:
@@ -195,7 +199,7 @@ class Engine:
         voice, language = self.check(text, voice, speed, lang)
         loop = asyncio.get_running_loop()
         try:
-            phonemized = await loop.run_in_executor(self._g2p, speakable, text, language)
+            phonemized = await loop.run_in_executor(self._g2p, speakable, text, language, "espeak", self.lexicon)
         except EmptyInput as e:  # check() passed, so the text is not blank: nothing in it is speakable
             if not silent_if_unspeakable:
                 raise

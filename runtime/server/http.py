@@ -51,7 +51,7 @@ from pydantic.json_schema import models_json_schema
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kokoro_litert.buckets import SAMPLE_RATE, SAMPLES_PER_FRAME
-from kokoro_litert.runtime.checks import DEFAULT_VOICE, SPEED_MAX, SPEED_MIN
+from kokoro_litert.runtime.checks import SPEED_MAX, SPEED_MIN
 from kokoro_litert.runtime.errors import InvalidRequest, KokoroError, MissingExtra, UnknownVoice
 from kokoro_litert.runtime.text.languages import LANGUAGES, language_of_voice
 
@@ -191,7 +191,7 @@ def _case_blind(key: str) -> str:
                    for c in key)
 
 
-def _request_models(voices: tuple[str, ...], readable: frozenset[str]):
+def _request_models(voices: tuple[str, ...], readable: frozenset[str], default: str):
     """The two request bodies, their schema stating what this server accepts (its bundle's voices,
     the languages it can read). Fields are strict JSON types; values are checked by runtime.checks
     and the engine, whose limits the schema repeats from their constants."""
@@ -214,7 +214,7 @@ def _request_models(voices: tuple[str, ...], readable: frozenset[str]):
         input: str = Field(description=f"The text to speak: 1 to {MAX_INPUT_CHARS} characters, not only "
                                        "white space.",
                            json_schema_extra={"minLength": 1, "maxLength": MAX_INPUT_CHARS, "pattern": r"\S"})
-        voice: str = Field(DEFAULT_VOICE, description="A voice from GET /v1/audio/voices, or a blend of them "
+        voice: str = Field(default, description="A voice from GET /v1/audio/voices, or a blend of them "
                                                       "with positive weights, e.g. 'af_heart:0.7,bf_emma:0.3'. "
                                                       "Its first voice picks the language unless lang_code is set.",
                            json_schema_extra={"anyOf": [{"enum": list(voices)}, {"pattern": rf"^{part}(?:,{part})*$"}]})
@@ -441,7 +441,7 @@ def _voice_detail(name: str, readable: frozenset[str]) -> dict:
 def create_app(engine: Engine, api_key: str | None = None) -> FastAPI:
     app = FastAPI(title="kokoro-litert", version="1", summary="Kokoro-82M text to speech, OpenAI-compatible.")
     app.add_middleware(_BodyLimit, limit=MAX_BODY_BYTES)
-    SpeechRequest, CaptionedSpeechRequest = _request_models(engine.voices, engine.readable)
+    SpeechRequest, CaptionedSpeechRequest = _request_models(engine.voices, engine.readable, engine.default_voice)
 
     def key_ok(request: Request) -> bool:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
@@ -614,7 +614,7 @@ def create_app(engine: Engine, api_key: str | None = None) -> FastAPI:
     @app.get("/v1/audio/voices", dependencies=protected, response_model=VoiceList, responses=_errors(*auth_errors))
     async def voices():
         """The voice names `voice` accepts, each with the language it speaks by default."""
-        return {"voices": list(engine.voices), "default": DEFAULT_VOICE,
+        return {"voices": list(engine.voices), "default": engine.default_voice,
                 "details": [_voice_detail(name, engine.readable) for name in engine.voices]}
 
     @app.get("/v1/models", dependencies=protected, response_model=ModelList, responses=_errors(*auth_errors))

@@ -46,7 +46,7 @@ from wyoming.server import AsyncEventHandler
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeStopped
 
 from kokoro_litert.buckets import SAMPLE_RATE
-from kokoro_litert.runtime.checks import DEFAULT_VOICE
+from kokoro_litert.runtime.checks import default_voice
 from kokoro_litert.runtime.errors import (EmptyInput, InvalidRequest, KokoroError, MissingExtra, UnknownLanguage,
                                           UnknownVoice)
 from kokoro_litert.runtime.live_text import Segmenter
@@ -60,9 +60,6 @@ _LOG = logging.getLogger(__name__)
 SAMPLES_PER_CHUNK = 1024  # samples per audio-chunk event (wyoming-piper's default)
 PROGRAM = "kokoro-litert"
 ATTRIBUTION = Attribution(name="hexgrad", url="https://huggingface.co/hexgrad/Kokoro-82M")
-PREFERRED_VOICES = (DEFAULT_VOICE, "bf_emma")
-"""The voice a language-only request gets when one of these speaks it; else the language's first voice."""
-
 
 def info_for(engine: Engine, version: str) -> Info:
     voices = []
@@ -92,12 +89,6 @@ def wyoming_language(tag: str) -> Language:
                               f"Use one of {', '.join(lang.name for lang in LANGUAGES)}; send describe: "
                               "its info lists each voice's language.", param="voice.language")
     return next((lang for lang in same if lang.name == f"{primary}-{rest.split('-')[0]}"), same[0])
-
-
-def default_voice(lang: Language, voices) -> str:
-    """The voice a request naming only a language gets (DEFAULT_VOICE if none of `voices` speaks it)."""
-    speakers = [v for v in voices if language_of_voice(v) == lang]
-    return next((v for v in PREFERRED_VOICES if v in speakers), speakers[0] if speakers else DEFAULT_VOICE)
 
 
 class BadEvent(Exception):
@@ -317,7 +308,7 @@ def _voice_and_language(name: str | None, tag: str | None, voices) -> tuple[str,
     """The voice to speak with and the language code to read in (None: the voice's own)."""
     lang = wyoming_language(tag) if tag is not None else None
     if name is None:
-        name = default_voice(lang, voices) if lang is not None else DEFAULT_VOICE
+        name = default_voice(voices, lang)
     return name, lang and lang.code
 
 
