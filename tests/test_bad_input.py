@@ -162,7 +162,7 @@ def test_emoji_among_words_speaks_the_words_and_warns(tiny, tmp_path):
 
 @pytest.mark.real_weights
 def test_emoji_among_words_is_heard_as_the_words(bundle_dir, cache_dir, tmp_path):
-    from asr_judge import normalize, transcribe
+    from support.asr_judge import normalize, transcribe
 
     heard = transcribe(_say_emoji_among_words(cache_dir, bundle_dir, tmp_path), 24000)
     print(f"heard: {heard!r}")

@@ -4,7 +4,7 @@ One process per backend speaks the whole dev set (40 sentences, 482 words) from 
 (on an idle 2-core box: LiteRT 82 s, PyTorch 117 s, the whole file 4 min; 9 min while a
 conversion shared the cores):
 LiteRT on the smallest bundle (32 tokens x 128 frames, so most sentences are cut into several
-chunks), and the PyTorch reference (each sentence one chunk). Whisper tiny.en (tests/asr_judge.py)
+chunks), and the PyTorch reference (each sentence one chunk). Whisper tiny.en (tests/support/asr_judge.py)
 transcribes each WAV once; WER is over the whole text. The same two runs give the word timestamps:
 
 - LiteRT vs PyTorch: the six sentences that fit one 32-token chunk come first in the file, so up
@@ -25,7 +25,7 @@ import time
 
 import numpy as np
 import pytest
-from asr_judge import normalize, transcribe, transcribe_words, wer
+from support.asr_judge import normalize, transcribe, transcribe_words, wer
 from support.cli_run import read_wav, run_cli, say_args, stderr_lines
 from support.sentences import load_sentences
 

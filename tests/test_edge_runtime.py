@@ -216,7 +216,7 @@ def test_a_copied_bundle_folder_speaks_in_a_venv_without_torch(bundle_dir, tmp_p
                              str(out)], env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     assert [line for line in result.stderr.splitlines() if line.strip()][-1].startswith(f"{read_wav(out).size / 24000:.2f} s of audio")
-    from asr_judge import normalize, transcribe
+    from support.asr_judge import normalize, transcribe
 
     assert normalize(transcribe(read_wav(out), 24000)) == normalize(SENTENCE)
     voices = subprocess.run([str(venv / "bin" / "kokoro-litert"), "voices", "--bundles", str(device)], env=env,

@@ -10,7 +10,7 @@ pytestmark = pytest.mark.real_weights
 
 
 def test_numbers_currency_times_dates_are_understood(reference, heart):
-    import asr_judge
+    from support import asr_judge
 
     from kokoro_litert.runtime.text import phonemize
 

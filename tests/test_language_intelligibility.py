@@ -19,7 +19,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "benchmarks"))
 
-import asr_judge  # noqa: E402  (tests/ is on the path: conftest.py)
+from support import asr_judge  # noqa: E402  (tests/ is on the path: conftest.py)
 import language_asr  # noqa: E402
 
 pytestmark = [pytest.mark.real_weights, pytest.mark.slow]

@@ -95,7 +95,7 @@ def test_imported_weights_reproduce_the_onnx_export(cache_dir, reference, heart)
 
 def test_reference_is_intelligible(reference, heart):
     """ASR round trip (Whisper tiny.en) on 20 dev sentences: WER at most 3%."""
-    import asr_judge
+    from support import asr_judge
 
     sentences = load_sentences("dev")[10:30]
     hypotheses = [asr_judge.transcribe(reference.synthesize(s.phonemes, heart).audio, 24_000) for s in sentences]

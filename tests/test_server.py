@@ -9,7 +9,7 @@ which other server tests can start the same way):
   equals the whole one, SSE deltas add up to the same PCM, Wyoming speaks the same samples as HTTP,
   and requests served side by side equal the same requests served alone.
 - `real_server`, on the real bundles (`real_weights`), for what must be heard: intelligibility
-  through the ASR judge (Whisper tiny.en, tests/asr_judge.py) of each format, a blend, and Wyoming
+  through the ASR judge (Whisper tiny.en, tests/support/asr_judge.py) of each format, a blend, and Wyoming
   streaming.
 
 Nothing here asserts on speed.
@@ -50,7 +50,7 @@ def dev_text(*ids: str) -> str:
 
 
 def assert_intelligible(samples: np.ndarray, rate: int, text: str, label: str) -> None:
-    from asr_judge import transcribe, wer
+    from support.asr_judge import transcribe, wer
 
     heard = transcribe(samples, rate)
     score = wer([text], [heard])

@@ -5,7 +5,7 @@
 Each sentence of the set is phonemized twice, (a) by `kokoro_litert.runtime.text.phonemize` and
 (b) by `kokoro_onnx.tokenizer.Tokenizer().phonemize(text, "en-us")` (espeak-ng through phonemizer,
 no text normalization), then both phoneme strings are spoken by the same PyTorch reference model
-with the same voice and seed and transcribed by Whisper tiny.en (tests/asr_judge.py). Only the
+with the same voice and seed and transcribed by Whisper tiny.en (tests/support/asr_judge.py). Only the
 front-end differs, so the WER gap is the front-end's.
 
 Front-end speed is words of source text per second, after a warm-up call (lexicon loaded, espeak
@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 TESTS_DIR = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(TESTS_DIR))  # asr_judge, support
+sys.path.insert(0, str(TESTS_DIR))  # support
 
 ESPEAK_LANG = "en-us"  # kokoro-onnx's language code for American English
 OUR_LANG = "a"  # the same accent in this project's front-end
@@ -58,7 +58,7 @@ def words_per_second(fn, texts: list[str], repeats: int) -> float:
 
 
 def run(set_name: str, limit: int | None, voice: str, repeats: int) -> dict:
-    import asr_judge
+    from support import asr_judge
     from support.sentences import load_sentences
 
     from kokoro_litert.buckets import SAMPLE_RATE
@@ -108,7 +108,7 @@ def table(result: dict) -> str:
 
 
 def mismatches(result: dict) -> str:
-    import asr_judge
+    from support import asr_judge
 
     out = []
     for r in result["rows"]:

@@ -19,7 +19,7 @@ excitation noise (dsp/noise.py), and PyTorch's SineGen is patched to draw those 
 (convert/reference.py `seeded_excitation`). Phonemes, voice, speed, chunks and excitation
 are the same: what differs is the conversion and quantization alone.
 
-Whisper base (multilingual, tests/asr_judge.py, language forced) transcribes every audio, and the
+Whisper base (multilingual, tests/support/asr_judge.py, language forced) transcribes every audio, and the
 transcripts are scored against the source text: WER for es fr it pt, CER for ja zh, and a
 consonant-skeleton CER for hi (asr_judge.error_rate). Printed: a table per language (metric, LiteRT,
 PyTorch, difference, sentences), the items taken, the sentences heard worst with both transcripts,
@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 
 BENCHMARKS_DIR = Path(__file__).resolve().parent
 TESTS_DIR = BENCHMARKS_DIR.parent
-sys.path.insert(0, str(TESTS_DIR))  # asr_judge
+sys.path.insert(0, str(TESTS_DIR))  # support
 
 LANGUAGES = ("e", "f", "h", "i", "p", "j", "z")
 """Kokoro's languages other than English, by Kokoro code (English has its own judge runs)."""
@@ -198,14 +198,14 @@ class Heard:
 
 def reference_units(text: str, lang: str) -> int:
     """What `asr_judge.error_rate` divides by for this one text: words, or characters without spaces."""
-    import asr_judge
+    from support import asr_judge
 
     normalized = asr_judge.normalize_for(text, lang)
     return len(normalized.replace(" ", "")) if asr_judge.error_metric(lang) == "CER" else len(normalized.split())
 
 
 def hear(spoken: Spoken, case: Case) -> Heard:
-    import asr_judge
+    from support import asr_judge
 
     from kokoro_litert.buckets import SAMPLE_RATE
 
@@ -245,7 +245,7 @@ class LanguageResult:
 
 def measure_language(cases: list[Case], kokoros: dict, seed: int, log=None) -> LanguageResult:
     """Speak every case with every backend and judge it."""
-    import asr_judge
+    from support import asr_judge
 
     result = LanguageResult(cases[0].lang, asr_judge.error_metric(cases[0].lang))
     for n, case in enumerate(cases, 1):

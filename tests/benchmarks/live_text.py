@@ -109,7 +109,7 @@ def main() -> None:
     print(f"first audio after the first unit was complete: median {med(2):.2f} s, "
           f"worst {max(r[2] for r in rows):.2f} s")
     if not args.no_asr:
-        import asr_judge
+        from support import asr_judge
 
         whole_wer = asr_judge.wer(sentences, [asr_judge.transcribe(a, 24000) for a in whole_audio])
         live_wer = asr_judge.wer(sentences, [asr_judge.transcribe(a, 24000) for a in live_audio])

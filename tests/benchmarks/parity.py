@@ -19,7 +19,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import asr_judge  # noqa: E402
+from support import asr_judge  # noqa: E402
 from support.sentences import load_sentences  # noqa: E402
 from support.parity import pinned_excitation, random_excitation, spectrogram_correlation  # noqa: E402
 

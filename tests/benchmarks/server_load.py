@@ -10,7 +10,7 @@
    five goes over Wyoming (`synthesize`; a different fifth of the sentences on each pass), the
    others over HTTP with stream_format "audio", in pcm, wav, mp3, opus, flac and aac by turns. A response is complete when pcm/wav/flac/Wyoming are
    sample-identical to the reference and mp3/opus/aac decode to its length (within codec padding).
-   Every response is then transcribed by Whisper tiny.en (tests/asr_judge.py): corpus WER over all
+   Every response is then transcribed by Whisper tiny.en (tests/support/asr_judge.py): corpus WER over all
    of them. First-byte latency: request sent -> first audio byte (HTTP body byte, Wyoming
    audio-chunk). Throughput: requests and seconds of audio per wall-clock second. RSS from the
    server's /health after the reference pass and after the load (peak).
@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 TESTS_DIR = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(TESTS_DIR))  # asr_judge, support
+sys.path.insert(0, str(TESTS_DIR))  # support
 
 from support.server import SAMPLE_RATE, ServerProcess, decode  # noqa: E402
 
@@ -199,7 +199,7 @@ async def load_run(args, server: ServerProcess) -> dict:
                    for p in ("http", "wyoming")}
 
     print(f"  transcribing {len(results) - len(errors)} responses", flush=True)
-    from asr_judge import normalize, transcribe, wer
+    from support.asr_judge import normalize, transcribe, wer
 
     refs, hyps, misheard = [], [], []
     for r in results:

@@ -37,7 +37,7 @@ Per sentence and system, against the reference:
   which shows what another draw alone does to them). Reported, never a floor for quantized variants.
 
 Per system over the set: the mean and the worst sentence of each figure, and the word error rate of
-Whisper tiny.en (tests/asr_judge.py) on its audio.
+Whisper tiny.en (tests/support/asr_judge.py) on its audio.
 
 Sentences: the held-out set, then the number-heavy set through our G2P (as parity.py), those that
 fit the largest bucket in one chunk; `--sentences N` keeps the first N.
@@ -57,7 +57,7 @@ from unittest import mock
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: asr_judge, support
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: support
 
 SAMPLE_RATE = 24_000  # Kokoro's output rate
 N_FFT = 1024  # 42.7 ms analysis window (hann)
@@ -333,7 +333,7 @@ def measure(cases: list[Case], reference, voice: np.ndarray, bundles: Path | Non
 
     reference: a `TorchReference`; bundles: a bundle folder (None: no LiteRT system);
     onnx_model: kokoro-onnx's export (None: no peer). One LiteRT backend is alive at a time."""
-    import asr_judge
+    from support import asr_judge
 
     run = Run(cases)
     transcribe = (lambda audio: asr_judge.transcribe(audio, SAMPLE_RATE)) if asr else (lambda audio: None)
@@ -409,7 +409,7 @@ def _progress(row: Row) -> str:
 def summarize(run: Run) -> dict[str, dict]:
     """system -> mean and worst of every figure over the sentences (NaNs skipped), durations identical
     (count), WER over the set (when transcripts exist), and MCD above the floor's mean."""
-    import asr_judge
+    from support import asr_judge
 
     texts = {c.id: c.text for c in run.cases}
     summary = {}
