@@ -37,7 +37,7 @@ import torch.nn.functional as F
 
 from .tfl_ops import sequence_lstm
 
-__all__ = ["MaskedBiLSTM", "MaskedAdaIN1d", "DepthwiseUpsample1d", "swap_blocks"]
+__all__ = ["MaskedBiLSTM", "MaskedAdaIN1d", "DepthwiseUpsample1d", "interleave", "swap_blocks"]
 
 
 def _weights(mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
@@ -153,8 +153,9 @@ class MaskedAdaIN1d(nn.Module):
     conv sees what upstream's conv padding gives it. Without a mask the block runs upstream's
     code path unchanged.
 
-    Numerics: two-pass masked mean/variance and the normalization and affine folded into one scale
-    and shift per channel (`rsqrt(var + eps) * (1 + gamma) * norm.weight`,
+    Numerics: two-pass masked mean/variance, each term scaled by 1/sqrt(count) before the sums (so
+    they stay as small as the statistics: float16-safe on a GPU), and the normalization and affine
+    folded into one scale and shift per channel (`rsqrt(var + eps) * (1 + gamma) * norm.weight`,
     `(1 + gamma) * norm.bias + beta`): float reassociation,
     a few 1e-6 relative to upstream on the real frames (about upstream's own distance to a
     float64 evaluation). A single real frame gives variance 0 and the output
@@ -210,9 +211,15 @@ class MaskedAdaIN1d(nn.Module):
             scale = scale.view(mask.shape[0], *trailing, mask.shape[-1])  # [B, 1(, 1), L]
         dims = (0, -1) if chunked else -1  # time: the last axis (and the chunks, when chunked)
         count = scale.sum(dim=dims, keepdim=True).clamp(min=1.0)  # [B, 1(, 1), 1]; clamp: empty mask -> 0 out
-        mean = (x * scale).sum(dim=dims, keepdim=True) / count  # [B, C(, 1), 1]
+        # Every term is scaled by 1/sqrt(count) before it is summed, so no sum exceeds the mean or
+        # the variance themselves: a GPU computing in float16 (max 65504) overflowed the plain sums
+        # (sum of x * x reached 4.6e5 at 57 frames) and its norms collapsed to their shift.
+        root = torch.rsqrt(count)
+        weight = scale * root  # [B, 1(, 1), L]: 1/sqrt(count) on real steps, 0 on padding
+        mean = ((x * weight) * weight).sum(dim=dims, keepdim=True)  # [B, C(, 1), 1]
         centred = (x - mean) * scale  # exactly 0 on padding
-        var = (centred * centred).sum(dim=dims, keepdim=True) / count  # biased, as InstanceNorm
+        spread = centred * root
+        var = (spread * spread).sum(dim=dims, keepdim=True)  # biased, as InstanceNorm
         # Per-channel scale and shift first, then one multiply-add chain over the full tensor, which
         # the runtime can do in place (one live full-size temporary instead of four).
         a = torch.rsqrt(var + self.norm.eps) * ((1 + gamma) * self.norm.weight.view(1, -1, *trailing))
@@ -233,8 +240,8 @@ class DepthwiseUpsample1d(nn.Module):
         y[2m]     = w[1] * x[m]                  + b
         y[2m + 1] = w[2] * x[m] + w[0] * x[m+1]  + b      (x[L] = 0)
 
-    computed with MUL/ADD/PAD/SLICE and interleaved by stack + reshape. Measured on this box with
-    C=1090, L=1024 (decode.3's shape), XNNPACK 2 threads: polyphase 8.8 ms, 20 KB;
+    computed with MUL/ADD/PAD/SLICE and interleaved by concatenation + reshape (`interleave`).
+    Measured on this box with C=1090, L=1024 (decode.3's shape), XNNPACK 2 threads: polyphase 8.8 ms, 20 KB;
     zero-insertion + depthwise Conv1d 11.1 ms (exact too, two extra TRANSPOSEs); transposed conv
     with padding 0 then slice 49 ms, 530 KB (exact, dense TRANSPOSE_CONV); PyTorch eager 33 ms.
 
@@ -309,7 +316,23 @@ class DepthwiseUpsample1d(nn.Module):
         x_next = F.pad(x[..., 1:], (0, 1))  # x[m+1], zero past the end
         even = x * w1 + b
         odd = x * w2 + x_next * w0 + b
-        return torch.stack([even, odd], dim=-1).flatten(-2)  # interleave: [..., 2L]
+        return interleave(even, odd)  # [..., 2L]
+
+
+def interleave(even: torch.Tensor, odd: torch.Tensor) -> torch.Tensor:
+    """[..., L] twice -> [..., 2L] with even[..., m] at 2m and odd[..., m] at 2m + 1 (exact: data
+    movement only).
+
+    A 4-D [B, C, 1, L] pair (the vocoder's channels-last graph) goes through [B, C, 2, L] and a
+    transpose, never a 5-D tensor: LiteRT's GPU delegate takes at most 4-D, and the stack below
+    lowered to a 5-D RESHAPE / CONCATENATION that split the vocoder's graph (1,076 of 1,999 ops
+    delegated). Other ranks keep the stack (at most 4-D there, and the prosody graph unchanged).
+    """
+    if even.dim() == 4 and even.shape[2] == 1:
+        batch, channels, _, steps = even.shape
+        pairs = torch.cat([even, odd], dim=2)  # [B, C, 2, L]
+        return pairs.transpose(2, 3).reshape(batch, channels, 1, 2 * steps)
+    return torch.stack([even, odd], dim=-1).flatten(-2)
 
 
 def swap_blocks(module: nn.Module) -> list[str]:

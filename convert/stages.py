@@ -39,7 +39,7 @@ import torch.nn.functional as F
 
 from kokoro_litert.buckets import N_FREQ, STYLE_DIM
 from kokoro_litert.buckets.ladder import F0_PER_FRAME, STFT_FRAMES_PER_FRAME
-from kokoro_litert.convert.blocks import MaskedAdaIN1d, MaskedBiLSTM, swap_blocks
+from kokoro_litert.convert.blocks import MaskedAdaIN1d, MaskedBiLSTM, interleave, swap_blocks
 
 __all__ = [
     "Predictor",
@@ -243,9 +243,10 @@ def _snake(x: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
 def _upsample_nearest2(x: torch.Tensor) -> torch.Tensor:
     """Nearest x2 along the last axis (upstream UpSample1d's F.interpolate), for any rank.
 
-    As a stack of x with itself: `expand` would lower to BROADCAST_TO, which XNNPACK does not run.
+    As x interleaved with itself (`blocks.interleave`, at most 4-D for the GPU delegate): `expand`
+    would lower to BROADCAST_TO, which XNNPACK does not run.
     """
-    return torch.stack([x, x], dim=-1).flatten(-2)
+    return interleave(x, x)
 
 
 def fold_weight_norm(module: nn.Module) -> nn.Module:
@@ -332,6 +333,11 @@ def _swapped_copy(module: nn.Module) -> nn.Module:
     return module
 
 
+def _hidden_dim(kmodel: nn.Module) -> int:
+    """config.json hidden_dim (512 for Kokoro-82M): the channels of t_en and asr between the stages."""
+    return kmodel.bert_encoder.out_features
+
+
 # --- stage 1: tokens -> durations, duration features, text features ---------------------------------
 
 
@@ -350,6 +356,7 @@ class Predictor(nn.Module):
 
     def __init__(self, kmodel: nn.Module):
         super().__init__()
+        self.hidden_dim = _hidden_dim(kmodel)
         self.bert = _copy(kmodel.bert)
         self.bert_encoder = _copy(kmodel.bert_encoder)
         self.duration_encoder = _swapped_copy(kmodel.predictor.text_encoder)  # DurationEncoder
@@ -408,6 +415,7 @@ class Prosody(nn.Module):
 
     def __init__(self, kmodel: nn.Module):
         super().__init__()
+        self.hidden_dim = _hidden_dim(kmodel)
         pred = kmodel.predictor
         self.shared = MaskedBiLSTM.from_lstm(pred.shared).eval()
         self.F0 = _swapped_copy(pred.F0)
@@ -460,6 +468,7 @@ class Vocoder(nn.Module):
 
     def __init__(self, kmodel: nn.Module):
         super().__init__()
+        self.hidden_dim = _hidden_dim(kmodel)
         dec = kmodel.decoder
         self.decoder = _swapped_copy(nn.ModuleDict({
             "encode": dec.encode, "decode": dec.decode, "F0_conv": dec.F0_conv, "N_conv": dec.N_conv,

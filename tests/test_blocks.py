@@ -24,8 +24,9 @@ from kokoro.istftnet import AdaIN1d, AdainResBlk1d, Decoder
 from kokoro.modules import ProsodyPredictor
 
 from kokoro_litert.buckets import ISTFT_HOP, ISTFT_N_FFT, STYLE_DIM, UPSAMPLE_RATES
-from kokoro_litert.convert.blocks import DepthwiseUpsample1d, MaskedAdaIN1d, MaskedBiLSTM, swap_blocks
+from kokoro_litert.convert.blocks import DepthwiseUpsample1d, MaskedAdaIN1d, MaskedBiLSTM, interleave, swap_blocks
 from kokoro_litert.convert.tfl_ops import expand_sequence_lstms, register_lowering
+from support.parity import tflite_ops
 
 # Upstream's own construction warnings (old weight_norm API, dropout on a 1-layer LSTM).
 pytestmark = [
@@ -72,21 +73,6 @@ def with_garbage_padding(x: torch.Tensor, mask: torch.Tensor, time_dim: int) -> 
     shape[0], shape[time_dim] = mask.shape
     keep = mask.view(shape) > 0
     return torch.where(keep, x, PAD_GARBAGE * torch.randn_like(x))
-
-
-def tflite_ops(path) -> list[str]:
-    """Operator names in a .tflite flatbuffer, custom ops as 'CUSTOM:<customCode>'."""
-    from ai_edge_litert.tools import flatbuffer_utils
-
-    model = flatbuffer_utils.read_model(path)
-    names = []
-    for subgraph in model.subgraphs:
-        for op in subgraph.operators:
-            name = flatbuffer_utils.opcode_to_name(model, op.opcodeIndex)
-            if name == "CUSTOM":
-                name = "CUSTOM:" + model.operatorCodes[op.opcodeIndex].customCode.decode()
-            names.append(name)
-    return names
 
 
 def convert(module: nn.Module, sample_args: tuple, tmp_path, name: str):
@@ -290,6 +276,56 @@ def test_adain_keeps_parameter_names():
     AdaIN1d(STYLE_HALF, 64).load_state_dict(block.state_dict(), strict=True)
 
 
+def test_adain_channels_last_chunked_matches_upstream_at_every_length():
+    """The vocoder's form: [K, C, 1, S] time chunks along the batch axis (stages.to_chunks), statistics
+    over chunks and steps together, i.e. over the utterance's real steps."""
+    from kokoro_litert.convert.stages import from_chunks, to_chunks
+
+    channels, steps, chunk = 64, 90, 16
+    adain = random_adain(channels, seed=21)
+    block = MaskedAdaIN1d.from_adain(adain).eval()
+    s = torch.randn(1, STYLE_HALF)
+    x = torch.randn(1, channels, steps) * (0.5 + 1.5 * torch.rand(1, channels, 1)) + torch.randn(1, channels, 1)
+    worst = 0.0
+    with torch.no_grad():
+        for real in range(2, steps + 1):  # upstream InstanceNorm1d raises on one step
+            mask = length_mask(torch.tensor([real]), steps)
+            xc = to_chunks(with_garbage_padding(x, mask, time_dim=2).unsqueeze(2), chunk)
+            out = from_chunks(block(xc, s, to_chunks(mask.view(1, 1, 1, -1), chunk), chunked=True), steps)[:, :, 0]
+            assert torch.all(out[..., real:] == 0)
+            ref = adain(x[..., :real], s)
+            worst = max(worst, ((out[..., :real] - ref).abs() / (1 + ref.abs())).max().item())
+    print(f"chunked channels-last: worst |MaskedAdaIN1d - AdaIN1d| / (1 + |ref|) = {worst:.2e}")
+    # 1e-5 relative: as the [B, C, L] form above.
+    assert worst < 1e-5
+
+
+def test_adain_sums_stay_in_float16_range():
+    """Regression: on LiteRT's GPU (float16 by default, max 65504) the plain sums of x and of the
+    squared deviations over a long utterance overflowed (4.6e5 at 57 frames, on real activations)
+    and every generator norm collapsed to its shift. The block scales each term by 1/sqrt(count)
+    before summing. Here the whole block runs in float16 (each op rounded to float16, sums
+    accumulated wider, as that GPU does) on 512 frames of generator-rate steps."""
+    from kokoro_litert.convert.stages import to_chunks
+
+    channels, steps, chunk = 16, 120 * 512 + 1, 480
+    adain = random_adain(channels, seed=22)
+    block = MaskedAdaIN1d.from_adain(adain).eval()
+    s = torch.randn(1, STYLE_HALF)
+    torch.manual_seed(22)
+    x = to_chunks((3 * torch.randn(1, channels, steps) + 2).unsqueeze(2), chunk)  # sum of squares ~8e5
+    mask = to_chunks(torch.ones(1, 1, 1, steps), chunk)
+    with torch.no_grad():
+        ref = block(x, s, mask, chunked=True)
+        half = block.half()(x.half(), s.half(), mask.half(), chunked=True).float()
+    assert (x.double() ** 2).sum(dim=(0, -1)).max() > 65504  # what the plain sums would have held
+    assert torch.isfinite(half).all()
+    err = ((half - ref).abs() / (1 + ref.abs())).max().item()
+    print(f"float16 vs float32 MaskedAdaIN1d over {steps} steps: {err:.1e} relative")
+    # 1e-2: float16 keeps 11 bits (4.9e-4 per rounding) through ~10 ops; a collapsed norm is off by ~1.
+    assert err < 1e-2
+
+
 # --- DepthwiseUpsample1d ----------------------------------------------------------------------------
 
 
@@ -346,6 +382,31 @@ def test_pool_keeps_parameter_names():
 def test_pool_rejects_other_transposed_convs():
     with pytest.raises(ValueError, match="DepthwiseUpsample1d replaces only"):
         DepthwiseUpsample1d.from_conv_transpose(nn.ConvTranspose1d(8, 8, 20, 10, padding=5))
+
+
+@pytest.mark.parametrize("frames", FRAME_BUCKETS)
+def test_pool_channels_last_is_the_same_numbers(frames):
+    """The vocoder runs the pool on [B, C, 1, L] (channels-last graph), where `interleave` takes another
+    route (at most 4-D, for LiteRT's GPU delegate): the same values, bit for bit, as the [B, C, L]
+    form proven against upstream above."""
+    block = DepthwiseUpsample1d.from_conv_transpose(upstream_pool(DECODE_POOL_CHANNELS, seed=frames)).eval()
+    x = torch.randn(1, DECODE_POOL_CHANNELS, frames)
+    with torch.no_grad():
+        for real in (1, frames // 3, frames):
+            padded = x * length_mask(torch.tensor([real]), frames)[:, None]
+            assert torch.equal(block(padded.unsqueeze(2))[:, :, 0], block(padded))
+
+
+def test_interleave_is_data_movement_only():
+    from kokoro_litert.convert.stages import _upsample_nearest2
+
+    even, odd = torch.randn(2, 5, 1, 7), torch.randn(2, 5, 1, 7)
+    out = interleave(even, odd)
+    assert out.shape == (2, 5, 1, 14)
+    assert torch.equal(out[..., 0::2], even) and torch.equal(out[..., 1::2], odd)
+    assert torch.equal(interleave(even[:, :, 0], odd[:, :, 0]), out[:, :, 0])  # the 3-D route
+    x = torch.randn(1, 6, 1, 9)
+    assert torch.equal(_upsample_nearest2(x), nn.functional.interpolate(x, scale_factor=(1, 2), mode="nearest"))
 
 
 # --- the generator's upsamplers on time chunks (stages._upsample_chunked) ---------------------------
@@ -554,7 +615,7 @@ def test_adain_converts_and_matches_at_every_length(tmp_path):
     s = torch.randn(1, STYLE_HALF)
     edge, ops, _ = convert(block, (x, s, length_mask(torch.tensor([frames]), frames)), tmp_path, "masked_adain")
     assert set(ops) == {
-        "FULLY_CONNECTED", "SLICE", "RESHAPE", "ADD", "SUB", "MUL", "DIV", "SUM", "MAXIMUM", "RSQRT",
+        "FULLY_CONNECTED", "SLICE", "RESHAPE", "ADD", "SUB", "MUL", "SUM", "MAXIMUM", "RSQRT",
     }, sorted(set(ops))
     worst = 0.0
     for real in range(1, frames + 1):
