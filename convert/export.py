@@ -47,18 +47,14 @@ from kokoro_litert.buckets import (
     SAMPLE_RATE,
     SAMPLES_PER_FRAME,
     SINE_AMP,
-    STYLE_DIM,
     VOICED_THRESHOLD,
 )
 from kokoro_litert.buckets.ladder import (
     DEFAULT_LADDER,
     F0_PER_FRAME,
     STFT_FRAMES_PER_FRAME,
-    Bucket,
     Ladder,
     parse_ladder,
-    stft_frames,
-    vocoder_signature,
 )
 from kokoro_litert.buckets.manifest import (
     DEFAULT_PRECISION,
@@ -69,14 +65,11 @@ from kokoro_litert.buckets.manifest import (
     SignatureSpec,
     TensorSpec,
 )
+from kokoro_litert.convert.signatures import FILES, sample_inputs, stage_shapes, verify_stage
 
 # Bump whenever stages.py, the blocks it swaps in, or the conversion settings change what a
 # bundle computes: it is part of the cache key, so stale bundles are never reused.
-CONVERTER_VERSION = "0.3.0+stages.14"
-
-FILES = {stage: f"{stage}.tflite" for stage in STAGES}
-HIDDEN_DIM = 512  # config.json hidden_dim: t_en / asr channels
-D_DIM = HIDDEN_DIM + STYLE_DIM // 2  # 640: duration-encoder features, hidden + prosody style
+CONVERTER_VERSION = "0.3.0+stages.15"
 
 def _stderr(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
@@ -101,53 +94,6 @@ def cache_key(sha256: str, ladder: Ladder) -> str:
     return f"{sha256[:16]}-v{CONVERTER_VERSION}-{digest}"
 
 
-def stage_shapes(stage: str, ladder: Ladder) -> dict[str, tuple[int, int]]:
-    """signature name -> (tokens, frames) it is traced at (0 where the stage has no such axis)."""
-    if stage == "predictor":
-        return {Bucket(t, 0).predictor_signature: (t, 0) for t in ladder.token_sizes}
-    if stage == "prosody":
-        return {b.prosody_signature: (b.tokens, b.frames) for b in ladder.buckets}
-    if stage == "vocoder":
-        return {vocoder_signature(f): (0, f) for f in ladder.vocoder_frames}
-    raise ValueError(f"unknown stage {stage!r}; expected one of {STAGES}")
-
-
-def sample_inputs(stage: str, tokens: int, frames: int) -> dict:
-    """Tracing inputs of a stage at one shape (values are realistic but do not matter)."""
-    import torch
-
-    T, L = tokens, frames
-    gen = torch.Generator().manual_seed(0)
-    style = torch.randn(1, STYLE_DIM, generator=gen) * 0.2
-    if stage == "predictor":
-        n = max(2, T // 2)
-        ids = torch.zeros(1, T, dtype=torch.int32)
-        ids[0, 1 : n - 1] = torch.randint(1, 170, (n - 2,), generator=gen, dtype=torch.int32)
-        mask = (torch.arange(T) < n).float()[None]
-        return {"input_ids": ids, "style": style, "token_mask": mask}
-    frame_mask = (torch.arange(L) < L // 2).float()[None]
-    if stage == "prosody":
-        alignment = torch.zeros(1, T, L)
-        alignment[0, torch.arange(L // 2) % max(1, T // 2), torch.arange(L // 2)] = 1
-        return {
-            "d": torch.randn(1, T, D_DIM, generator=gen),
-            "t_en": torch.randn(1, HIDDEN_DIM, T, generator=gen),
-            "alignment": alignment,
-            "style": style,
-            "frame_mask": frame_mask,
-        }
-    if stage == "vocoder":
-        return {
-            "asr": torch.randn(1, HIDDEN_DIM, L, generator=gen),
-            "f0": 200 + 20 * torch.randn(1, F0_PER_FRAME * L, generator=gen),
-            "n": torch.randn(1, F0_PER_FRAME * L, generator=gen),
-            "style": style,
-            "har": torch.randn(1, 2 * N_FREQ, stft_frames(L), generator=gen),
-            "frame_mask": frame_mask,
-        }
-    raise ValueError(f"unknown stage {stage!r}; expected one of {STAGES}")
-
-
 def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
@@ -170,92 +116,55 @@ def read_signatures(path: Path) -> dict[str, SignatureSpec]:
     return specs
 
 
-SIGNATURES_PER_CONVERSION = {"vocoder": 2}
-"""litert-torch lowers all signatures of one conversion in one MLIR module: the vocoder's ten frame
-sizes at once peaked at 4.0 GB, three at a time (then merged, convert/merge.py) at 3.0 GB."""
+def convert_stage(stage: str, module, ladder: Ladder, path: Path, log=_stderr, names: tuple[str, ...] | None = None,
+                  expected: dict | None = None) -> dict:
+    """Convert one stage module at the shapes `names` (default: every shape of the ladder) into one
+    .tflite in one lowering, check each signature against PyTorch; return figures.
 
-
-def convert_stage(stage: str, module, ladder: Ladder, path: Path, log=_stderr) -> dict:
-    """Convert one stage module at every shape of the ladder into one .tflite; return figures."""
+    expected: filled with the PyTorch outputs of the checked signatures (see `verify_stage`)."""
     import litert_torch
 
-    from kokoro_litert.convert.merge import merge_tflite
     from kokoro_litert.convert.tfl_ops import expand_sequence_lstms, register_lowering
 
     register_lowering()
     start = time.perf_counter()
-    shapes = list(stage_shapes(stage, ladder).items())
-    step = SIGNATURES_PER_CONVERSION.get(stage, len(shapes))
-    groups = [shapes[i : i + step] for i in range(0, len(shapes), step)]
-    parts, loops = [], 0
-    for g, group in enumerate(groups):
-        converter = None
-        for name, shape in group:
-            kwargs = sample_inputs(stage, *shape)
-            if converter is None:
-                converter = litert_torch.signature(name, module, sample_kwargs=kwargs)
-            else:
-                converter = converter.signature(name, module, sample_kwargs=kwargs)
-        names = ", ".join(name for name, _ in group)
-        log(f"  {stage}: lowering {names} to LiteRT" + (f" (part {g + 1}/{len(groups)})" if len(groups) > 1 else ""))
-        part = path if len(groups) == 1 else path.with_name(f".{path.stem}.part{g}.tflite")
-        converter.convert().export(str(part))
+    shapes = [(name, shape) for name, shape in stage_shapes(stage, ladder).items() if names is None or name in names]
+    converter = None
+    for name, shape in shapes:
+        kwargs = sample_inputs(stage, *shape, module.hidden_dim)
+        if converter is None:
+            converter = litert_torch.signature(name, module, sample_kwargs=kwargs)
+        else:
+            converter = converter.signature(name, module, sample_kwargs=kwargs)
+    try:
+        edge = converter.convert()
         del converter
-        loops += expand_sequence_lstms(part)
-        parts.append(part)
-    if len(parts) > 1:
-        log(f"  {stage}: merging {len(parts)} parts (weights stored once)")
-        merge_tflite(parts, path)
-        for part in parts:
-            part.unlink()
-    log(f"  {stage}: checking every signature against PyTorch")
-    figures = {"seconds": time.perf_counter() - start, "bytes": path.stat().st_size, "lstm_loops": loops,
-               "max_rel_error": verify_stage(stage, module, ladder, path)}
+        edge.export(str(path))
+        del edge
+    finally:
+        _HEAVY.release()  # taken when the lowering started writing the flatbuffer (see _init_worker)
+    loops = expand_sequence_lstms(path) if _has_sequence_lstms(path) else 0
+    converted = time.perf_counter() - start
+    figures = {"seconds_lowering": converted, "bytes": path.stat().st_size, "lstm_loops": loops,
+               "max_rel_error": verify_stage(stage, module, ladder, path, only=tuple(n for n, _ in shapes),
+                                             expected=expected)}
+    figures["seconds"] = time.perf_counter() - start
     figures["peak_rss_mb"] = _peak_rss_mb()
-    worst = max(figures["max_rel_error"].items(), key=lambda kv: kv[1])
-    log(f"{stage}: {len(shapes)} signature(s) converted in {figures['seconds']:.0f} s ({loops} LSTM loops), "
-        f"{figures['bytes'] / 1e6:.1f} MB, worker peak RSS {figures['peak_rss_mb']:.0f} MB; "
-        f"worst error vs PyTorch {worst[1]:.1e} ({worst[0]})")
     return figures
 
 
-def verify_stage(stage: str, module, ladder: Ladder, path: Path, only: tuple[str, ...] | None = None) -> dict[str, float]:
-    """Run every signature (or those in `only`) of the written file on its tracing inputs against
-    the PyTorch module.
+def _has_sequence_lstms(path: Path) -> bool:
+    """Whether a written file still holds sequence_lstm placeholders (convert/tfl_ops.py)."""
+    import mmap
 
-    Returns {"signature/output": max |tflite - torch| / max |torch|}. A sanity check of the
-    conversion itself (NOTES.md: a miscompile can be silent); the tests compare on real inputs.
-    Runs as the runtime does (CompiledModel, one weight cache for all signatures), one signature
-    per model instance so that only one activation arena is alive at a time.
-    """
-    import numpy as np
-    import torch
-    from ai_edge_litert.compiled_model import CompiledModel
+    from ai_edge_litert import schema_py_generated as schema
 
-    from kokoro_litert.runtime.runner import StageRunner
+    from kokoro_litert.convert.tfl_ops import CUSTOM_CODE
 
-    errors = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        options = StageRunner.options(threads=2, cache_path=str(Path(tmp) / "weights.xnnpack"))
-        for name, shape in stage_shapes(stage, ladder).items():
-            if only is not None and name not in only:
-                continue
-            kwargs = sample_inputs(stage, *shape)
-            with torch.no_grad():
-                expected = {k: v.numpy() for k, v in module(**kwargs).items()}
-            model = CompiledModel.from_file(str(path), options=options)
-            index = model.get_signature_index(name)
-            order = model.get_signature_list()[name]
-            inputs, outputs = model.create_input_buffers(index), model.create_output_buffers(index)
-            for key, buffer in zip(order["inputs"], inputs):
-                buffer.write(np.ascontiguousarray(kwargs[key].numpy()))
-            model.run_by_index(index, inputs, outputs)
-            for key, buffer in zip(order["outputs"], outputs):
-                v = expected[key]
-                got = buffer.read(v.size, np.float32).reshape(v.shape)
-                errors[f"{name}/{key}"] = float(np.abs(got - v).max()) / max(float(np.abs(v).max()), 1e-12)
-            del model, inputs, outputs, expected
-    return errors
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        model = schema.Model.GetRootAs(data, 0)
+        codes = {model.OperatorCodes(i).CustomCode() for i in range(model.OperatorCodesLength())}
+    return bool({c.encode() for c in CUSTOM_CODE.values()} & codes)
 
 
 def _versions() -> dict[str, str]:
@@ -279,6 +188,75 @@ def dsp_constants() -> dict:
     }
 
 
+class _HeavyPhase:
+    """At most one worker process at a time in a memory-heavy phase: building a stage module from
+    the checkpoint (~1.6 GB at its peak for the vocoder), or a lowering writing its flatbuffer (the
+    LiteRT converter's passes and the export: +1.2 GB above the worker's ~0.9 GB). The other phases
+    (torch.export, litert-torch's FX passes, checking against PyTorch) stay under ~1.4 GB, so two
+    workers together peak below 4 GB where each alone reaches ~2.3 GB.
+
+    The lock is shared by the pool's workers (`_init_worker`); without one (a direct call) the
+    phases just run. `acquire` is idempotent within a process."""
+
+    def __init__(self):
+        self.lock = None
+        self.held = False
+
+    def acquire(self) -> None:
+        if not self.held and self.lock is not None:
+            self.lock.acquire()
+        self.held = True
+
+    def release(self) -> None:
+        if self.held:
+            _return_freed_memory()
+            if self.lock is not None:
+                self.lock.release()
+        self.held = False
+
+    def __enter__(self):
+        self.acquire()
+
+    def __exit__(self, *exc):
+        self.release()
+
+
+_HEAVY = _HeavyPhase()
+
+
+def _return_freed_memory() -> None:
+    """Collect garbage and hand freed heap pages back to the OS (glibc keeps ~0.5 GB of a freed
+    checkpoint otherwise, counted in the worker's RSS for the rest of its life)."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _init_worker(lock) -> None:
+    """A conversion worker: quiet progress bars, the heavy-phase lock around litert-torch's
+    flatbuffer writing (taken when it starts, released by convert_stage once the file is written)."""
+    os.environ["LITERT_TORCH_SHOW_PROGRESS"] = "n"
+    _HEAVY.lock = lock
+    from litert_torch._convert import core, litert_converter
+
+    write = litert_converter.exported_programs_to_flatbuffer
+    if getattr(write, "_kokoro_heavy", False):
+        return
+
+    def heavy_write(*args, **kwargs):
+        _HEAVY.acquire()
+        return write(*args, **kwargs)
+
+    heavy_write._kokoro_heavy = True
+    litert_converter.exported_programs_to_flatbuffer = heavy_write  # core.py calls it through the module
+    assert core.litert_converter is litert_converter
+
+
 def _build_stage(weights_dir: Path, stage: str):
     from kokoro_litert.convert.checkpoint import load_model
     from kokoro_litert.convert.stages import Predictor, Prosody, Vocoder, fold_weight_norm
@@ -288,53 +266,327 @@ def _build_stage(weights_dir: Path, stage: str):
     return fold_weight_norm(cls(kmodel).eval())
 
 
+_MODULE: dict[str, object] = {}
+"""The stage module a worker built last (one at a time: the vocoder's is 217 MB)."""
+
+
+def _stage_module(weights_dir: str, stage: str, log):
+    if stage not in _MODULE:
+        _MODULE.clear()
+        _return_freed_memory()
+        log(f"{stage}: building from the checkpoint")
+        with _HEAVY:
+            _MODULE[stage] = _build_stage(Path(weights_dir), stage)
+    return _MODULE[stage]
+
+
 def _checkpoint_facts(weights_dir: str) -> tuple[tuple[float, ...], float, dict[str, int]]:
-    """What the manifest copies from the checkpoint: the sine source's l_linear and the vocab
-    (runs in a worker process)."""
+    """What the manifest copies from the checkpoint: the sine source's l_linear and the vocab."""
     from kokoro_litert.convert.checkpoint import load_model
 
-    kmodel = load_model(Path(weights_dir))
+    with _HEAVY:
+        kmodel = load_model(Path(weights_dir))
     l_linear = kmodel.decoder.generator.m_source.l_linear
     return (tuple(float(v) for v in l_linear.weight.detach().reshape(-1)), float(l_linear.bias.detach().reshape(())),
             dict(kmodel.vocab))
 
 
-def _convert_stages_job(weights_dir: str, stages: tuple[str, ...], ladder: Ladder, folder: str) -> dict:
-    """Build, convert and quantize `stages` one after another (runs in a worker process).
+class _TaskLog:
+    """A task's output in a worker: library output (litert-torch, the MLIR converter's C++ logs)
+    appended to conversion-<stage>.log in the folder, the task's own progress lines to the parent's
+    stderr."""
 
-    Library output (litert-torch's progress, the MLIR converter's C++ logs) goes to
-    conversion-<stage>.log in `folder`; this job's own progress lines go to the parent's stderr.
-    """
+    def __init__(self, folder: str, stage: str):
+        self.path = Path(folder) / f"conversion-{stage}.log"
+
+    def __enter__(self):
+        sys.stdout.flush(), sys.stderr.flush()
+        self.progress = os.fdopen(os.dup(2), "w", buffering=1)
+        self.library = open(self.path, "a")
+        self.saved = os.dup(1), os.dup(2)
+        os.dup2(self.library.fileno(), 1)
+        os.dup2(self.library.fileno(), 2)
+        return lambda msg: print(msg, file=self.progress, flush=True)
+
+    def __exit__(self, *exc):
+        sys.stdout.flush(), sys.stderr.flush()
+        os.dup2(self.saved[0], 1)
+        os.dup2(self.saved[1], 2)
+        os.close(self.saved[0]), os.close(self.saved[1])
+        self.library.close()
+        self.progress.close()
+
+
+def _stage_task(weights_dir: str, stage: str, ladder: Ladder, folder: str) -> dict:
+    """Convert every signature of a stage in one lowering, check them, write its quantized
+    precisions (runs in a worker process)."""
     import torch
 
     from kokoro_litert.convert.quantize import quantize_stage
 
-    os.environ["LITERT_TORCH_SHOW_PROGRESS"] = "n"
-    progress = os.fdopen(os.dup(2), "w", buffering=1)
-    log = lambda msg: print(msg, file=progress, flush=True)  # noqa: E731
-    figures = {}
-    try:
-        for stage in stages:
-            with open(Path(folder) / f"conversion-{stage}.log", "w") as library_log:
-                sys.stdout.flush(), sys.stderr.flush()
-                saved = os.dup(1), os.dup(2)
-                os.dup2(library_log.fileno(), 1)
-                os.dup2(library_log.fileno(), 2)
-                try:
-                    log(f"{stage}: building from the checkpoint")
-                    module = _build_stage(Path(weights_dir), stage)
-                    with torch.no_grad():
-                        figures[stage] = convert_stage(stage, module, ladder, Path(folder) / FILES[stage], log)
-                        figures[stage]["variants"] = quantize_stage(stage, module, ladder, Path(folder), log)
-                    del module
-                finally:
-                    sys.stdout.flush(), sys.stderr.flush()
-                    os.dup2(saved[0], 1)
-                    os.dup2(saved[1], 2)
-                    os.close(saved[0]), os.close(saved[1])
-    finally:
-        progress.close()
+    with _TaskLog(folder, stage) as log:
+        module = _stage_module(weights_dir, stage, log)
+        names = list(stage_shapes(stage, ladder))
+        log(f"  {stage}: lowering {', '.join(names)} to LiteRT")
+        expected = {}
+        with torch.no_grad():
+            figures = convert_stage(stage, module, ladder, Path(folder) / FILES[stage], log, expected=expected)
+            _log_converted(stage, figures, len(names), log)
+            figures["variants"] = quantize_stage(stage, module, ladder, Path(folder), log, expected)
+        figures["peak_rss_mb"] = _peak_rss_mb()
     return figures
+
+
+def _part_task(weights_dir: str, stage: str, ladder: Ladder, folder: str, name: str, index: int) -> dict:
+    """Convert one signature of a stage into a part file and check it (runs in a worker process);
+    the PyTorch outputs of the ladder's smallest and largest shapes are kept for `_quantize_task`."""
+    import numpy as np
+    import torch
+
+    names = list(stage_shapes(stage, ladder))
+    with _TaskLog(folder, stage) as log:
+        module = _stage_module(weights_dir, stage, log)
+        log(f"  {stage}: lowering {name} to LiteRT (part {index + 1}/{len(names)}, worker {os.getpid()})")
+        expected = {}
+        with torch.no_grad():
+            figures = convert_stage(stage, module, ladder, _part_path(folder, stage, name), log, names=(name,),
+                                    expected=expected)
+        if name in (names[0], names[-1]):
+            np.savez(_expected_path(folder, stage, name), **expected[name])
+        worst = max(figures["max_rel_error"].items(), key=lambda kv: kv[1])
+        log(f"  {stage}: {name} converted and checked in {figures['seconds']:.0f} s, worst error vs PyTorch "
+            f"{worst[1]:.1e} ({worst[0]})")
+        figures["peak_rss_mb"] = _peak_rss_mb()
+    return figures
+
+
+def _part_path(folder: str, stage: str, name: str) -> Path:
+    return Path(folder) / WORK_FOLDER / f"{stage}.{name}.tflite"
+
+
+def _expected_path(folder: str, stage: str, name: str) -> Path:
+    return Path(folder) / WORK_FOLDER / f"{stage}.{name}.expected.npz"
+
+
+WORK_FOLDER = ".work"
+"""Inside the folder being written: part files and kept PyTorch outputs, removed before it is complete."""
+
+
+def _merge_task(stage: str, ladder: Ladder, folder: str) -> dict:
+    """Merge a stage's part files (in ladder order) into its file, weights stored once, and prove each
+    signature of the result is its part's graph unchanged (runs in a worker process)."""
+    from kokoro_litert.convert.merge import merge_tflite
+
+    names = list(stage_shapes(stage, ladder))
+    parts = [_part_path(folder, stage, name) for name in names]
+    with _TaskLog(folder, stage) as log:
+        log(f"  {stage}: merging {len(parts)} parts (weights stored once)")
+        start = time.perf_counter()
+        out = Path(folder) / FILES[stage]
+        with _HEAVY:
+            merged = merge_tflite(parts, out)
+            for name, part in zip(names, parts):
+                same_signature(out, part, name)
+        for part in parts:
+            part.unlink()
+        return {**merged, "seconds": time.perf_counter() - start, "bytes": out.stat().st_size,
+                "peak_rss_mb": _peak_rss_mb()}
+
+
+def same_signature(merged: Path, part: Path, name: str) -> None:
+    """Raise unless signature `name` of `merged` is the graph of `part`'s: the same ops with the same
+    options and tensor indices, every tensor with the same shape, type, quantization and buffer
+    contents (names may differ: the merge makes them unique)."""
+    import mmap
+
+    from ai_edge_litert import schema_py_generated as schema
+
+    def open_model(path):
+        f = open(path, "rb")
+        data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        f.close()
+        return data, schema.Model.GetRootAs(data, 0)
+
+    def subgraph(model, key):
+        for i in range(model.SignatureDefsLength()):
+            sig = model.SignatureDefs(i)
+            if sig.SignatureKey().decode() == key:
+                return model.Subgraphs(sig.SubgraphIndex())
+        raise ValueError(f"no signature {key} in the merged file")
+
+    def tables(model, graph):
+        ops = []
+        for i in range(graph.OperatorsLength()):
+            op = graph.Operators(i)
+            code = model.OperatorCodes(op.OpcodeIndex())
+            options = schema.BuiltinOptionsCreator(op.BuiltinOptionsType(), op.BuiltinOptions())
+            ops.append((max(code.BuiltinCode(), code.DeprecatedBuiltinCode()), code.CustomCode(),
+                        tuple(op.InputsAsNumpy()), tuple(op.OutputsAsNumpy()), op.BuiltinOptionsType(),
+                        None if options is None else vars(options)))
+        tensors = []
+        for i in range(graph.TensorsLength()):
+            t = graph.Tensors(i)
+            q = t.Quantization()
+            data = model.Buffers(t.Buffer()).DataAsNumpy()
+            tensors.append((tuple(t.ShapeAsNumpy()) if t.ShapeLength() else (), t.Type(),
+                            None if q is None else (q.ScaleAsNumpy().tobytes() if q.ScaleLength() else b""),
+                            hashlib.sha1(data.tobytes()).digest() if not isinstance(data, int) else b""))
+        return ops, tensors
+
+    (a_data, a), (b_data, b) = open_model(merged), open_model(part)
+    try:
+        if tables(a, subgraph(a, name)) != tables(b, subgraph(b, name)):
+            raise RuntimeError(f"signature {name} of {merged} differs from its part {part}: convert/merge.py is wrong")
+    finally:
+        del a, b
+        a_data.close(), b_data.close()
+
+
+def _quantize_task(weights_dir: str, stage: str, ladder: Ladder, folder: str, precision: str) -> dict:
+    """Write one quantized precision of a merged stage and check it at the ladder's smallest and
+    largest shapes against the kept PyTorch outputs (runs in a worker process)."""
+    import numpy as np
+
+    from kokoro_litert.convert.quantize import quantize_file
+
+    names = list(stage_shapes(stage, ladder))
+    ends = (names[0], names[-1])
+    with _TaskLog(folder, stage) as log:
+        module = _stage_module(weights_dir, stage, log)
+        name = f"{stage}.{precision}.tflite"
+        figures = quantize_file(Path(folder) / FILES[stage], Path(folder) / name, precision, stage, module)
+        expected = {}
+        for end in ends:
+            with np.load(_expected_path(folder, stage, end)) as kept:
+                expected[end] = {k: kept[k] for k in kept.files}
+        errors = verify_stage(stage, module, ladder, Path(folder) / name, only=ends, expected=expected)
+        worst = max(errors.items(), key=lambda kv: kv[1])
+        log(f"{stage} {precision}: {figures['selected']} in {figures['seconds']:.1f} s, "
+            f"{figures['bytes'] / 1e6:.1f} MB; worst error vs PyTorch on tracing inputs {worst[1]:.1e} ({worst[0]})")
+        return {"file": name, "peak_rss_mb": _peak_rss_mb()}
+
+
+def _log_converted(stage: str, figures: dict, signatures: int, log) -> None:
+    worst = max(figures["max_rel_error"].items(), key=lambda kv: kv[1])
+    log(f"{stage}: {signatures} signature(s) converted in {figures['seconds']:.0f} s ({figures['lstm_loops']} LSTM "
+        f"loops), {figures['bytes'] / 1e6:.1f} MB, worker peak RSS {figures['peak_rss_mb']:.0f} MB; "
+        f"worst error vs PyTorch {worst[1]:.1e} ({worst[0]})")
+
+
+SPLIT_STAGES = ("vocoder",)
+"""Stages converted one signature per lowering (then merged): litert-torch's export and lowering
+take ~45 s per signature whatever the shape, and one vocoder signature peaks ~1.1 GB lower than
+two. The others are converted in one lowering each (3 signatures, ~1.9 GB)."""
+
+
+def _run_conversion(weights_dir: str, ladder: Ladder, folder: str, jobs: int, log) -> tuple[dict, tuple]:
+    """Every stage converted, checked and quantized into `folder` by `jobs` worker processes;
+    return (figures, checkpoint facts).
+
+    Tasks: predictor and prosody whole (convert, check, quantize), each vocoder signature alone
+    (convert, check), then the vocoder's merge and its quantized precisions. Workers take the next
+    task when they are free; a worker keeps the stage module it built last."""
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    (Path(folder) / WORK_FOLDER).mkdir()
+    context = multiprocessing.get_context("spawn")
+    lock = context.Lock() if jobs > 1 else None
+    figures: dict = {stage: {} for stage in STAGES}
+    busy = {stage: 0.0 for stage in STAGES}  # worker seconds per stage
+    sampler = _RssSampler()
+    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker, initargs=(lock,)) as pool:
+        sampler.start(pool)
+        # the parent never imports torch: its memory stays out of the conversion's peak
+        facts = pool.submit(_checkpoint_facts, weights_dir)
+        pending = {}
+        for stage in STAGES:
+            if stage in SPLIT_STAGES:
+                for i, name in enumerate(stage_shapes(stage, ladder)):
+                    pending[pool.submit(_part_task, weights_dir, stage, ladder, folder, name, i)] = (stage, "part", name)
+            else:
+                pending[pool.submit(_stage_task, weights_dir, stage, ladder, folder)] = (stage, "stage", None)
+        parts_left = {stage: len(stage_shapes(stage, ladder)) for stage in SPLIT_STAGES}
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                stage, kind, name = pending.pop(future)
+                result = future.result()
+                busy[stage] += result.get("seconds", 0.0)
+                fig = figures[stage]
+                if kind == "stage":
+                    fig.update(result)
+                elif kind == "part":
+                    fig.setdefault("max_rel_error", {}).update(result["max_rel_error"])
+                    fig["seconds_lowering"] = fig.get("seconds_lowering", 0.0) + result["seconds_lowering"]
+                    fig["peak_rss_mb"] = max(fig.get("peak_rss_mb", 0.0), result["peak_rss_mb"])
+                    parts_left[stage] -= 1
+                    if not parts_left[stage]:
+                        pending[pool.submit(_merge_task, stage, ladder, folder)] = (stage, "merge", None)
+                elif kind == "merge":
+                    fig.update(bytes=result["bytes"], lstm_loops=0, merge=result)
+                    _log_converted(stage, {**fig, "seconds": busy[stage]}, len(stage_shapes(stage, ladder)), log)
+                    for precision in _precisions(stage):
+                        pending[pool.submit(_quantize_task, weights_dir, stage, ladder, folder, precision)] = (
+                            stage, "quantize", precision)
+                else:
+                    fig.setdefault("variants", {})[name] = result["file"]
+                    fig["peak_rss_mb"] = max(fig["peak_rss_mb"], result["peak_rss_mb"])
+        result_facts = facts.result()
+    for stage in SPLIT_STAGES:
+        figures[stage]["variants"] = {**{p: f for p, f in _same_as_files(stage).items()},
+                                      **figures[stage].get("variants", {})}
+        figures[stage]["seconds"] = busy[stage]
+    figures["peak_rss_mb_sampled"] = sampler.stop()
+    shutil.rmtree(Path(folder) / WORK_FOLDER)
+    return figures, result_facts
+
+
+def _precisions(stage: str) -> list[str]:
+    from kokoro_litert.convert.quantize import PRECISIONS, SAME_AS
+
+    return [p for p in PRECISIONS if (stage, p) not in SAME_AS]
+
+
+def _same_as_files(stage: str) -> dict[str, str]:
+    from kokoro_litert.convert.quantize import PRECISIONS, SAME_AS
+
+    return {p: FILES[stage] if SAME_AS[stage, p] == "fp32" else f"{stage}.{SAME_AS[stage, p]}.tflite"
+            for p in PRECISIONS if (stage, p) in SAME_AS}
+
+
+class _RssSampler:
+    """The largest sum of RSS over the conversion's processes (parent and workers), sampled twice
+    a second: what the machine held at once, where summing each worker's own peak over-counts."""
+
+    def __init__(self):
+        import threading
+
+        self.peak_kb, self.stopped, self.thread = 0, threading.Event(), None
+
+    def start(self, pool) -> None:
+        import threading
+
+        def sample():
+            while not self.stopped.wait(0.5):
+                pids = [os.getpid(), *list(getattr(pool, "_processes", None) or {})]
+                total = 0
+                for pid in pids:
+                    try:
+                        with open(f"/proc/{pid}/status") as f:
+                            total += next((int(line.split()[1]) for line in f if line.startswith("VmRSS:")), 0)
+                    except OSError:
+                        pass
+                self.peak_kb = max(self.peak_kb, total)
+
+        self.thread = threading.Thread(target=sample, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> float:
+        self.stopped.set()
+        if self.thread is not None:
+            self.thread.join()
+        return self.peak_kb / 1024
 
 
 def write_voices(voices_dir: Path, path: Path) -> tuple[str, ...]:
@@ -376,21 +628,11 @@ def convert_bundles(weights_dir: str | os.PathLike, out_dir: str | os.PathLike, 
     os.umask(umask)
     tmp.chmod(0o777 & ~umask)  # mkdtemp makes it 0700; the bundle folder is an ordinary one
     start = time.perf_counter()
-    groups = [("vocoder",), ("predictor", "prosody")] if jobs >= 2 else [("predictor", "prosody", "vocoder")]
+    jobs = max(1, min(jobs, 2))
     log(f"converting {', '.join(STAGES)} for {len(ladder.buckets)} bucket(s) and {len(ladder.vocoder_frames)} "
-        f"vocoder size(s) in {len(groups)} worker(s) (logs: {out_dir.name}/conversion-*.log)")
+        f"vocoder size(s) in {jobs} worker(s) (logs: {out_dir.name}/conversion-*.log)")
     try:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        figures: dict = {}
-        with ProcessPoolExecutor(len(groups), mp_context=multiprocessing.get_context("spawn")) as pool:
-            # the parent never imports torch: its memory stays out of the conversion's peak
-            facts = pool.submit(_checkpoint_facts, str(weights_dir))
-            futures = [pool.submit(_convert_stages_job, str(weights_dir), g, ladder, str(tmp)) for g in groups]
-            sine_weight, sine_bias, vocab = facts.result()
-            for f in futures:
-                figures.update(f.result())
+        figures, (sine_weight, sine_bias, vocab) = _run_conversion(str(weights_dir), ladder, str(tmp), jobs, log)
         voices = write_voices(voices_dir, tmp / VOICES_FILE)
         from kokoro_litert.runtime.text import export_lexicon
 
@@ -424,7 +666,7 @@ def convert_bundles(weights_dir: str | os.PathLike, out_dir: str | os.PathLike, 
         manifest.save(tmp / "manifest.json")
         Manifest.load(tmp)  # what was written reads back
         figures["wall_seconds"] = time.perf_counter() - start
-        figures["peak_rss_mb_total"] = _children_peak_rss_mb() * len(groups) + _peak_rss_mb()
+        figures["jobs"] = jobs
         (tmp / "conversion.json").write_text(json.dumps(figures, indent=1) + "\n")
         if out_dir.exists():
             shutil.rmtree(out_dir)
@@ -432,16 +674,11 @@ def convert_bundles(weights_dir: str | os.PathLike, out_dir: str | os.PathLike, 
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    log(f"bundles in {out_dir}: {figures['wall_seconds']:.0f} s wall with {len(groups)} worker(s); peak RSS per "
-        "worker " + ", ".join(f"{s} {figures[s]['peak_rss_mb']:.0f} MB" for s in STAGES)
-        + f" (all processes together at most {figures['peak_rss_mb_total']:.0f} MB)"
+    log(f"bundles in {out_dir}: {figures['wall_seconds']:.0f} s wall with {jobs} worker(s); peak RSS of a worker "
+        + ", ".join(f"{s} {figures[s]['peak_rss_mb']:.0f} MB" for s in STAGES)
+        + f", of all processes together {figures['peak_rss_mb_sampled']:.0f} MB (sampled every 0.5 s)"
         + f"; {sum((out_dir / n).stat().st_size for n in names) / 1e6:.0f} MB in all")
     return manifest
-
-
-def _children_peak_rss_mb() -> float:
-    """The largest peak RSS of any finished child process (Linux ru_maxrss of RUSAGE_CHILDREN)."""
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
 def cached_bundles(weights_dir: str | os.PathLike, cache_dir: str | os.PathLike, ladder: Ladder = DEFAULT_LADDER,

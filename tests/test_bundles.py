@@ -23,13 +23,13 @@ torch = pytest.importorskip("torch")
 
 from kokoro_litert.buckets.ladder import Bucket, stft_frames  # noqa: E402
 from kokoro_litert.dsp import align, round_durations  # noqa: E402
-from test_stages import (  # noqa: E402
+from support.parity import (  # noqa: E402
     SHORT,
     pinned_excitation,
     random_excitation,
     rel_err,
-    sine_params,
-    stages,
+    spectrogram_correlation,
+    tflite_ops,
     torch_runner,
 )
 
@@ -142,15 +142,6 @@ def test_durations_identical_after_rounding(reference, bundles, cache_dir, voice
                                           round_durations(duration, speed), err_msg=f"{phonemes} speed {speed}")
 
 
-def spectrogram_correlation(a: np.ndarray, b: np.ndarray) -> float:
-    """Correlation of |STFT| (scipy.signal.stft, 1200-sample window, 900 overlap)."""
-    from scipy.signal import stft as scipy_stft
-
-    _, _, za = scipy_stft(a, nperseg=1200, noverlap=900)
-    _, _, zb = scipy_stft(b, nperseg=1200, noverlap=900)
-    return float(np.corrcoef(np.abs(za).ravel(), np.abs(zb).ravel())[0, 1])
-
-
 @pytest.mark.parametrize("phonemes", SHORT[1:])
 @pytest.mark.parametrize("precision", sorted(END_TO_END))
 def test_end_to_end_matches_reference(reference, backends, heart, phonemes, precision):
@@ -185,34 +176,139 @@ def test_seeded_excitation_is_the_specified_generator(backends, heart):
     assert not np.array_equal(other.audio, seeded.audio)
 
 
-def test_int8_weights_are_exactly_the_recipe(bundle_dir, stages):
-    """The default precision as convert/quantize.py documents it: each stage's own int8 file, the
-    fp32 graph op for op, with int8 weights on exactly the ops of `int8_groups` (counted per
-    signature) and float32 weights everywhere else."""
+# The default precision's weights per stage, as RECIPES["int8"] stores them on this graph: distinct
+# weight buffers kept int8, float16 and float32 (convert/quantize.py says why). Pinned, so that a
+# change of the recipe or of how a graph is lowered shows here and not only through the yardstick.
+DEFAULT_WEIGHTS = {
+    "predictor": {"int8": 5, "fp16": 33, "fp32": 2},
+    "prosody": {"int8": 13, "fp16": 0, "fp32": 19},
+    "vocoder": {"int8": 87, "fp16": 36, "fp32": 16},
+}
+
+
+def _converted(module):
+    """A copy of a stage module as the converter sees it (weight norm folded: convert/export.py)."""
+    import copy
+
+    from kokoro_litert.convert.stages import fold_weight_norm
+
+    return fold_weight_norm(copy.deepcopy(module))
+
+
+def _weight_reads(model):
+    """[(subgraph, op index in the fp32 graph's numbering, op name, weight tensor)] of a ModelT,
+    leading DEQUANTIZE ops (the float16 precision's) left out of the numbering."""
     from ai_edge_litert import schema_py_generated as schema
 
+    from kokoro_litert.convert.quantize import WEIGHT_INPUTS
+
+    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    reads = []
+    for g, graph in enumerate(model.subgraphs):
+        ops = [names[max(model.operatorCodes[op.opcodeIndex].builtinCode,
+                         model.operatorCodes[op.opcodeIndex].deprecatedBuiltinCode)] for op in graph.operators]
+        lead = next((i for i, name in enumerate(ops) if name != "DEQUANTIZE"), len(ops))
+        made_by = {op.outputs[0]: op for op in graph.operators[:lead]}
+        for i, (op, name) in enumerate(zip(graph.operators[lead:], ops[lead:])):
+            k = WEIGHT_INPUTS.get(name)
+            if k is None or k >= len(op.inputs) or op.inputs[k] < 0:
+                continue
+            index = op.inputs[k]
+            source = made_by[index].inputs[0] if index in made_by else index
+            reads.append((g, i, name, graph.tensors[source]))
+    return reads
+
+
+def test_default_weights_are_exactly_the_recipe(bundle_dir, stages):
+    """The default precision as convert/quantize.py's RECIPES["int8"] says: each stage's own file, the
+    fp32 graph op for op plus the DEQUANTIZEs of its float16 weights, and every weight stored as the
+    rule of the parameter it was lowered from says: int8 in place with ai-edge-quantizer's per-channel
+    values (`int8_channelwise`), float16 (the float32 values rounded), or float32 as converted."""
+    from ai_edge_litert import schema_py_generated as schema
+    from ai_edge_litert.tools import flatbuffer_utils
+
     from kokoro_litert.buckets.manifest import STAGES, Manifest
-    from kokoro_litert.convert.quantize import int8_groups, selected_ops
+    from kokoro_litert.convert.quantize import find_weights, int8_channelwise, plan_precision
 
     manifest = Manifest.load(bundle_dir)
     fp32, fp16, int8 = (manifest.files_for(p) for p in ("fp32", "fp16", "int8"))
     assert fp16["prosody"] == fp32["prosody"]
+    kinds = {schema.TensorType.INT8: "int8", schema.TensorType.FLOAT16: "fp16", schema.TensorType.FLOAT32: "fp32"}
     for stage, module in zip(STAGES, stages):
         assert len({fp32[stage], fp16[stage], int8[stage]}) == 3 - (stage == "prosody"), stage
-        # the same graph; ai-edge-quantizer adds nothing for dynamic-range ops
-        assert sorted(graph_ops(bundle_dir / int8[stage])) == sorted(graph_ops(bundle_dir / fp32[stage])), stage
-        picked = selected_ops(bundle_dir / int8[stage], int8_groups(stage, module))  # checks the counts
-        model = schema.Model.GetRootAsModel((bundle_dir / int8[stage]).read_bytes(), 0)
-        for g in range(model.SubgraphsLength()):
-            graph = model.Subgraphs(g)
-            names = {n for ops in picked.get(graph.Name().decode(), {}).values() for n in ops}
-            int8_ops = set()
-            for i in range(graph.OperatorsLength()):
-                op = graph.Operators(i)
-                if op.InputsLength() > 1 and op.Inputs(1) >= 0:
-                    if graph.Tensors(op.Inputs(1)).Type() == schema.TensorType.INT8:
-                        int8_ops.add(graph.Tensors(op.Outputs(0)).Name().decode())
-            assert int8_ops == names, (stage, graph.Name(), len(int8_ops), len(names))
+        assert (sorted(op for op in graph_ops(bundle_dir / int8[stage]) if op != "DEQUANTIZE")
+                == sorted(graph_ops(bundle_dir / fp32[stage]))), stage
+        full = flatbuffer_utils.read_model(str(bundle_dir / fp32[stage]))
+        module = _converted(module)
+        plan = plan_precision(stage, "int8", find_weights(full, module), module)
+        default = flatbuffer_utils.read_model(str(bundle_dir / int8[stage]))
+        expected_reads, reads = _weight_reads(full), _weight_reads(default)
+        assert [r[:3] for r in reads] == [r[:3] for r in expected_reads], stage
+        stored = {}  # fp32 buffer -> how the default file stores it
+        for (g, i, op, source), (_, _, _, tensor) in zip(expected_reads, reads):
+            if not len(full.buffers[source.buffer].data if full.buffers[source.buffer].data is not None else ()):
+                continue  # computed in the graph (a mask kernel), not a constant
+            kind = kinds[tensor.type]
+            assert kind == plan.get(source.buffer, "fp32"), (stage, g, i, op, source.name)
+            if source.buffer in stored:
+                continue
+            stored[source.buffer] = kind
+            values = np.frombuffer(full.buffers[source.buffer].data.tobytes(), np.float32).reshape(source.shape)
+            data = default.buffers[tensor.buffer].data.tobytes()
+            if kind == "int8":
+                q, scale = int8_channelwise(values)
+                assert data == q.tobytes() and np.array_equal(tensor.quantization.scale, scale), (stage, source.name)
+            elif kind == "fp16":
+                assert data == values.astype(np.float16).tobytes(), (stage, source.name)
+            else:
+                assert data == values.tobytes(), (stage, source.name)
+        counts = {k: sum(v == k for v in stored.values()) for k in ("int8", "fp16", "fp32")}
+        print(stage, counts)
+        assert counts == DEFAULT_WEIGHTS[stage], stage
+
+
+def test_int8_values_are_ai_edge_quantizers(bundle_dir, stages, tmp_path):
+    """convert/quantize.py writes the int8 weights itself (in a second where ai-edge-quantizer took
+    a minute); they are what ai-edge-quantizer's dynamic int8 recipe writes for the same ops, bit for
+    bit: the same values and per-channel scales on the prosody graph."""
+    import re
+
+    from ai_edge_litert.tools import flatbuffer_utils
+    from ai_edge_quantizer import qtyping, quantizer
+
+    from kokoro_litert.buckets.manifest import STAGES, Manifest
+    from kokoro_litert.convert.quantize import find_weights, plan_precision
+
+    manifest = Manifest.load(bundle_dir)
+    source = bundle_dir / manifest.files_for("fp32")["prosody"]
+    full = flatbuffer_utils.read_model(str(source))
+    module = _converted(stages[STAGES.index("prosody")])
+    plan = plan_precision("prosody", "int8", find_weights(full, module), module)
+    int8_buffers = {b for b, p in plan.items() if p == "int8"}
+    ops = {}  # their name for the op kind -> output names of the ops with an int8 weight
+    for g, i, op, tensor in _weight_reads(full):
+        if tensor.buffer in int8_buffers:
+            out = full.subgraphs[g].tensors[full.subgraphs[g].operators[i].outputs[0]].name
+            ops.setdefault({"TRANSPOSE_CONV": "CONV_2D_TRANSPOSE"}.get(op, op), []).append(out.decode())
+    assert ops
+    qt = quantizer.Quantizer(str(source))
+    for kind, names in ops.items():
+        qt.add_dynamic_config("^(" + "|".join(re.escape(n) for n in names) + ");$",
+                              getattr(qtyping.TFLOperationName, kind), num_bits=8)
+    stock = tmp_path / "prosody.aeq.tflite"
+    qt.quantize().export_model(str(stock), overwrite=True)
+    theirs = flatbuffer_utils.read_model(str(stock))
+    ours = flatbuffer_utils.read_model(str(bundle_dir / manifest.files_for("int8")["prosody"]))
+    compared = 0
+    for (_, _, _, a), (_, _, _, b) in zip(_weight_reads(ours), _weight_reads(theirs)):
+        if a.type == b.type == 9:  # INT8
+            assert ours.buffers[a.buffer].data.tobytes() == theirs.buffers[b.buffer].data.tobytes()
+            assert np.array_equal(a.quantization.scale, b.quantization.scale)
+            assert np.array_equal(a.quantization.zeroPoint, b.quantization.zeroPoint)
+            compared += 1
+        else:
+            assert (a.type == 9) == (b.type == 9)
+    assert compared >= len(int8_buffers)
 
 
 def test_int8_quantization_tables_are_stored_once(bundle_dir, tmp_path):
@@ -253,14 +349,14 @@ def test_int8_quantization_tables_are_stored_once(bundle_dir, tmp_path):
 
 
 def test_fp16_is_the_fp32_graph_with_float16_weights(bundle_dir):
-    """convert/quantize.py's direct cast: the fp32 graph, each weight of a FLOAT16_WEIGHT_INPUTS op
+    """The fp16 precision: the fp32 graph, each weight of a WEIGHT_INPUTS op
     stored as exactly its float16 rounding and read through a DEQUANTIZE, nothing else changed."""
     import numpy as np
     from ai_edge_litert import schema_py_generated as schema
     from ai_edge_litert.tools import flatbuffer_utils
 
     from kokoro_litert.buckets.manifest import Manifest
-    from kokoro_litert.convert.quantize import FLOAT16_WEIGHT_INPUTS
+    from kokoro_litert.convert.quantize import WEIGHT_INPUTS as FLOAT16_WEIGHT_INPUTS
 
     manifest = Manifest.load(bundle_dir)
     fp32, fp16 = manifest.files_for("fp32"), manifest.files_for("fp16")
@@ -320,8 +416,6 @@ ALLOWED_OPS = {
 
 def graph_ops(path) -> list[str]:
     """Op names of every subgraph of a .tflite as written (loop bodies included)."""
-    from test_blocks import tflite_ops
-
     return tflite_ops(path)
 
 
