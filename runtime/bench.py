@@ -116,6 +116,10 @@ def run_case(backend_name: str, words: int, bundles: str | None, cache_dir: str 
     stage_times = getattr(backend, "stage_times", None)
     if stage_times:
         result["stages_s"] = {k: round(v, 3) for k, v in stage_times.items()}
+    runner = getattr(backend, "runner", None)
+    if runner is not None and runner.gpu_stages:
+        result["gpu"] = ("software GPU: timings say nothing of a GPU's" if runner.software_gpu
+                         else runner.gpu_adapter or "no GPU: ran on the CPU")
     return result
 
 
@@ -158,7 +162,8 @@ def run_load(bundles: str, threads: int | None, precision: str | None) -> dict:
 
 
 def load_backend(name: str, bundles: str | None, cache_dir: str | None, threads: int | None, torch_reference=None):
-    """(backend, voices) for a bench backend name: litert, litert-<precision>, onnx, torch."""
+    """(backend, voices) for a bench backend name: litert, litert-<precision>, litert[-<precision>]-gpu
+    (the vocoder on the GPU accelerator), onnx, torch."""
     from .cache import cache_root
 
     cache = cache_root(cache_dir)
@@ -167,13 +172,15 @@ def load_backend(name: str, bundles: str | None, cache_dir: str | None, threads:
     if name == "litert" or name.startswith("litert-"):
         from .litert import LiteRTBackend
 
-        precision = name.split("-", 1)[1] if "-" in name else None
-        backend = LiteRTBackend(bundles, threads=threads, precision=precision)
+        parts = name.split("-")[1:]
+        accelerator = "gpu" if parts[-1:] == ["gpu"] else "cpu"
+        precision = parts[0] if parts[:1] not in ([], ["gpu"]) else None
+        backend = LiteRTBackend(bundles, threads=threads, precision=precision, accelerator=accelerator)
         return backend, backend.bundle.voices
     if name == "onnx":
         vocab = json.loads((cache / "weights" / "config.json").read_text())["vocab"]
         return OnnxPeer(onnx_model(cache), vocab, threads), cache / "voices"
-    raise ValueError(f"unknown backend {name!r}: use litert, litert-<precision>, onnx or torch")
+    raise ValueError(f"unknown backend {name!r}: use litert, litert-<precision>, litert-gpu, onnx or torch")
 
 
 def onnx_model(cache: Path) -> Path:
@@ -363,7 +370,7 @@ def bench(backends: list[str], cases: list[str], bundles: str, cache_dir: str | 
             row["case"] = case
             report["synthesis"].append(row)
             log(f"{backend:12} {case:10} {row['words']:>6} {row['audio_s']:>8.1f} {row['rtf']:>7.3f} "
-                f"{row['first_audio_s']:>8.2f} {row['peak_rss_mb']:>7.0f}")
+                f"{row['first_audio_s']:>8.2f} {row['peak_rss_mb']:>7.0f}" + (f"  ({row['gpu']})" if "gpu" in row else ""))
     _ratios(report, log)
     for row in report["synthesis"]:
         if row.get("signature_s") and row["case"] == cases[0]:

@@ -210,7 +210,8 @@ def _backend(args, cache: Path):
         return torch_reference(cache, args.threads)
     from kokoro_litert.runtime.litert import LiteRTBackend
 
-    return LiteRTBackend(args.bundles or _bundles_dir(cache), threads=args.threads, precision=args.precision)
+    return LiteRTBackend(args.bundles or _bundles_dir(cache), threads=args.threads, precision=args.precision,
+                         accelerator=args.accelerator)
 
 
 def cmd_convert(args) -> int:
@@ -431,6 +432,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--precision", default=None,
                    help="a precision the bundle folder has, e.g. int8 (fast) or fp32 (closest to PyTorch); "
                         "default: the folder's default")
+    p.add_argument("--accelerator", choices=["cpu", "gpu"], default="cpu",
+                   help="gpu: the vocoder on LiteRT's GPU accelerator, the rest on the CPU (falls back to the "
+                        "CPU, with one warning, where no GPU can be created). Default: %(default)s")
     p.add_argument("--timestamps", type=Path, help="write word start/end times (JSON) here")
     p.add_argument("--stream", action="store_true",
                    help="log one line per chunk as it goes out; text on a pipe is read as it arrives and each "
@@ -443,7 +447,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_cache_arg(p)
     p.add_argument("--backend", default="litert,onnx",
                    help="comma-separated: litert (the bundle's default precision), litert-<precision> "
-                        "(e.g. litert-fp32); peers, used when installed: onnx (kokoro-onnx + onnxruntime), "
+                        "(e.g. litert-fp32), litert-gpu (the vocoder on the GPU accelerator); peers, used when installed: onnx (kokoro-onnx + onnxruntime), "
                         "torch (PyTorch reference). Default: %(default)s")
     p.add_argument("--lang", default="a", help=_LANG_HELP + ": the built-in text's language (default: a)")
     p.add_argument("--voice", default=None, help="the voice (default: the language's own, e.g. af_heart, ef_dora)")
@@ -466,28 +470,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--queue", type=int, default=8, help="requests waiting for synthesis before 503 (default: %(default)s)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")
     p.add_argument("--precision", default=None, help="a precision the bundle folder has (default: its default)")
+    p.add_argument("--accelerator", choices=["cpu", "gpu"], default="cpu",
+                   help="gpu: the vocoder on LiteRT's GPU accelerator, the rest on the CPU (falls back to the "
+                        "CPU, with one warning, where no GPU can be created). Default: %(default)s")
     _add_lexicon_arg(p)
     p.set_defaults(func=cmd_serve)
     return parser
 
 
-def _mute_native_teardown() -> None:
-    """LiteRT logs its accelerators' teardown at interpreter shutdown, after the command is done:
-    send only that last stretch of stderr to /dev/null (registered when a command loaded LiteRT)."""
-    import atexit
-
-    def mute():
-        sys.stderr.flush()
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, 2)
-
-    atexit.register(mute)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command in ("say", "bench", "serve"):
-        _mute_native_teardown()
     try:
         return args.func(args)
     except KokoroError as e:

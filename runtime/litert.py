@@ -13,7 +13,9 @@ from kokoro_litert.buckets.ladder import NoBucketError
 from .backend import ChunkTooLong, Synthesis
 from .bundle import Bundle
 from .cache import cache_root
+from .errors import KokoroError
 from .pipeline import Excitation, SineSource, synthesize
+from .gpu import ACCELERATORS, GPU_STAGES
 from .runner import StageRunner, WeightCache, return_freed_memory
 from .vocab import phoneme_ids
 from .voices import style_for
@@ -27,17 +29,32 @@ class LiteRTBackend:
     """
 
     def __init__(self, bundle: Bundle | str | os.PathLike, threads: int | None = None, precision: str | None = None,
-                 weight_cache: bool = True, release_idle_weights: bool = True):
+                 weight_cache: bool = True, release_idle_weights: bool = True, accelerator: str = "cpu",
+                 gpu_float32: bool = False):
+        """accelerator: "cpu" (every stage on XNNPACK) or "gpu" (the vocoder on LiteRT's GPU
+        accelerator, the rest on the CPU; falls back to the CPU with one warning line where no GPU
+        can be created). On the GPU the vocoder computes in float16 (the GPU's default, as on
+        phones) but for its head (conv_post, exp, sin: runner.split_head), which a second GPU
+        model computes in float32; gpu_float32: all of it in float32."""
+        if accelerator not in ACCELERATORS:
+            raise KokoroError(f"unknown accelerator {accelerator!r}.", f"Choose one of: {', '.join(ACCELERATORS)}.")
         return_freed_memory()
         self.bundle = bundle if isinstance(bundle, Bundle) else Bundle.open(bundle)
         manifest = self.bundle.manifest
         self.precision = precision or manifest.default_precision
+        self.accelerator = accelerator
         files = self.bundle.files(self.precision)
         cache = WeightCache(self.bundle.folder, manifest, cache_root() / "xnnpack") if weight_cache else None
+        gpu_stages = GPU_STAGES[accelerator]
+        # Single-signature copies of the GPU stages' graphs (runner.extract_signature), made once.
+        gpu_folder = None
+        if gpu_stages:
+            gpu_folder = WeightCache.writable(self.bundle.folder / ".gpu") or WeightCache.writable(cache_root() / "gpu")
         # release_idle_weights=False keeps every stage's weights resident: ~140 MB more at the peak,
         # 3-4% less time (no page re-mapping between stages; see runtime/runner.py).
         self.runner = StageRunner(self.bundle.folder, manifest, files, threads or os.cpu_count() or 1, cache,
-                                  release_idle_weights)
+                                  release_idle_weights, gpu_stages=gpu_stages, gpu_float32=gpu_float32,
+                                  gpu_folder=gpu_folder)
         self.vocab = manifest.vocab
         self.ladder = manifest.ladder
         self.source = SineSource(np.asarray(manifest.sine_source_weight, np.float32), manifest.sine_source_bias)

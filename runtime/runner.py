@@ -21,6 +21,15 @@
   They are clean, read-only file pages, so the kernel keeps them in its page cache (reclaimable)
   and the next call maps them back: measured ~20 ms a chunk (~185 MB re-mapped), 3-4% of the
   synthesis time, for ~140 MB less at the peak (620 -> 481 MB with every signature warmed).
+- A stage may run on LiteRT's GPU accelerator instead (`gpu_stages`; `accelerator="gpu"` puts the
+  vocoder there): ops the GPU delegate takes run on the GPU, the rest on XNNPACK. A GPU model holds
+  one signature (`extract_signature`: the delegate copies the weights per signature), in float16,
+  the GPU's default as on phones, but for the vocoder's head (conv_post, exp, sin), which a second
+  GPU model computes in float32 (`split_head`: in float16 it cost 4 dB of MCD). Where no GPU can be
+  created (no Vulkan driver, no GPU accelerator in the wheel), the stage falls back to the CPU with
+  one warning line. What the delegate took is kept per signature (`gpu_placements`), read from its
+  log, the only place LiteRT reports it (`CompiledModel.is_fully_accelerated()` said True for a
+  vocoder with 433 of 1,229 ops on the CPU).
 """
 
 from __future__ import annotations
@@ -31,6 +40,7 @@ import functools
 import os
 import platform
 import re
+import sys
 import tempfile
 import threading
 import weakref
@@ -42,6 +52,17 @@ import numpy as np
 from kokoro_litert.buckets.manifest import STAGES, Manifest
 
 from .errors import KokoroError
+from .gpu import (
+    GPU_LOG_NOISE,
+    GPU_PARTITION_LINE,
+    GpuPlacement,
+    extract_signature,
+    parse_gpu_placements,
+    prepare_gpu_environment,
+    signature_subgraphs,
+    split_head,
+    subgraph_op_counts,
+)
 from .pipeline import HOST_ALIGNMENT, Donated, aligned_zeros
 
 XNNPACK_FLAGS = 0x1 | 0x2 | 0x20
@@ -52,8 +73,12 @@ REGROW_FRAMES = 128
 """Vocoder workspace (in frames, ~0.45 MB each) from which growing it re-creates the model."""
 
 _NOISE = re.compile(r"^(INFO|WARNING|VERBOSE): \[|^INFO: Created TensorFlow Lite|^└|^ERROR: \[.*compiler_plugin")
+# What the GPU accelerator (Dawn over Vulkan) logs while it creates a model, delegation lines included:
+# kept off stderr and parsed into GpuPlacement.
+_GPU_NOISE = re.compile(_NOISE.pattern + GPU_LOG_NOISE)
 _ENVIRONMENT = None
-_RUNNERS: "weakref.WeakSet[StageRunner]" = weakref.WeakSet()
+_GPU_ADAPTER: str | None = None  # what Dawn selected, from the log of the process's first GPU model
+_RUNNERS: weakref.WeakSet[StageRunner] = weakref.WeakSet()
 
 
 def _environment():
@@ -74,33 +99,97 @@ def _close_quietly() -> None:
     import gc
 
     global _ENVIRONMENT
+    if _ENVIRONMENT is None:
+        return
     with quiet_native_logs():
         for runner in list(_RUNNERS):
             runner.close()
         _ENVIRONMENT = None
         gc.collect()
+    _drop_teardown_lines()
+
+
+_TEARDOWN = b"DestroyAccelerator"
+
+
+def _drop_teardown_lines() -> None:
+    """Route the rest of this process's stderr through a child process that drops LiteRT's
+    "DestroyAccelerator" lines and passes everything else on.
+
+    The tensor buffers' LiteRT environment is a static C++ object: it is destroyed, and logs, after
+    the interpreter has finished, where no Python code can run. The child exits when this process
+    does (end of the pipe)."""
+    with contextlib.suppress(OSError, AttributeError):
+        sys.stderr.flush()
+        read_end, write_end = os.pipe()
+        if os.fork() == 0:  # the child: plain reads and writes only, then _exit
+            os.close(write_end)
+            pending = b""
+            try:
+                while chunk := os.read(read_end, 65536):
+                    *lines, pending = (pending + chunk).split(b"\n")
+                    kept = b"".join(line + b"\n" for line in lines if _TEARDOWN not in line)
+                    if kept:
+                        os.write(2, kept)
+                if pending and _TEARDOWN not in pending:
+                    os.write(2, pending)
+            finally:
+                os._exit(0)
+        os.close(read_end)
+        os.dup2(write_end, 2)
+        os.close(write_end)
+
+
+@contextlib.contextmanager
+def capture_native_logs(noise: re.Pattern = _NOISE, stdout: bool = False):
+    """Capture what native code writes to stderr (fd 2) meanwhile, and to stdout (fd 1) too with
+    `stdout`; yields a list that holds its lines once the block ends. Lines matching `noise` stay
+    off stderr, the others are passed on (to stderr).
+
+    stdout: LiteRT's GPU accelerator prints a line to C's stdout when it looks for OpenCL, which
+    would land in the audio of `say -o -`."""
+    sys.stderr.flush()
+    sys.stdout.flush()
+    lines: list[str] = []
+    fds = (2, 1) if stdout else (2,)
+    with tempfile.TemporaryFile(mode="w+b") as capture:
+        saved = [os.dup(fd) for fd in fds]
+        for fd in fds:
+            os.dup2(capture.fileno(), fd)
+        try:
+            yield lines
+        finally:
+            if stdout:
+                _flush_c_streams()
+            for fd, old in zip(fds, saved):
+                os.dup2(old, fd)
+                os.close(old)
+            capture.seek(0)
+            lines.extend(line for line in capture.read().decode(errors="replace").splitlines() if line.strip())
+            kept = [line for line in lines if not noise.search(line)]
+            if kept:
+                print("\n".join(kept), file=sys.stderr)
+
+
+def _flush_c_streams() -> None:
+    """fflush(NULL): write out what native code left in C's stdio buffers."""
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).fflush(None)
 
 
 @contextlib.contextmanager
 def quiet_native_logs():
     """Keep LiteRT's start-up chatter (plugin discovery, 'Created TensorFlow Lite XNNPACK delegate')
     off stderr; anything else written to stderr meanwhile is passed on afterwards."""
-    import sys
+    with capture_native_logs():
+        yield
 
-    sys.stderr.flush()
-    with tempfile.TemporaryFile(mode="w+b") as capture:
-        saved = os.dup(2)
-        os.dup2(capture.fileno(), 2)
-        try:
-            yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            capture.seek(0)
-            kept = [line for line in capture.read().decode(errors="replace").splitlines()
-                    if line.strip() and not _NOISE.search(line)]
-            if kept:
-                print("\n".join(kept), file=sys.stderr)
+
+def warn(message: str) -> None:
+    """One warning line on stderr (the CLI's own form)."""
+    print(f"warning: {message}", file=sys.stderr, flush=True)
 
 
 def return_freed_memory() -> None:
@@ -204,11 +293,12 @@ class WeightCache:
     def __init__(self, bundle: Path, manifest: Manifest, fallback_dir: Path | None = None):
         self.manifest = manifest
         self.suffix = f"{_litert_version()}-{cpu_fingerprint()}"
-        self.folder = self._writable(bundle / ".xnnpack") or (self._writable(fallback_dir) if fallback_dir else None)
+        self.folder = self.writable(bundle / ".xnnpack") or (self.writable(fallback_dir) if fallback_dir else None)
         self.problems: list[str] = []
 
     @staticmethod
-    def _writable(folder: Path) -> Path | None:
+    def writable(folder: Path) -> Path | None:
+        """The folder, created if need be, when files can be written into it; else None."""
         try:
             folder.mkdir(parents=True, exist_ok=True)
             probe = tempfile.NamedTemporaryFile(dir=folder, prefix=".probe", delete=True)
@@ -281,7 +371,7 @@ def _host_buffer(array: np.ndarray):
     return TensorBuffer.create_from_host_memory(array)
 
 
-def _output_arrays(sig: "_Signature", donated: Donated | None) -> dict[str, np.ndarray]:
+def _output_arrays(sig: _Signature, donated: Donated | None) -> dict[str, np.ndarray]:
     """Arrays for a call's outputs: carved from a donated input's memory while they fit (each
     start HOST_ALIGNMENT-aligned), else fresh."""
     out, offset = {}, 0
@@ -296,6 +386,46 @@ def _output_arrays(sig: "_Signature", donated: Donated | None) -> dict[str, np.n
         else:
             out[name] = _host_array(t.shape, t.dtype)
     return out
+
+
+class _SplitModel:
+    """One signature run as two GPU models, body (float16) then head (float32), behind the few
+    CompiledModel methods the runner calls. The tensors between them go through host memory."""
+
+    def __init__(self, body, head):
+        self.body, self.head = body, head
+        (self.name,) = body.get_signature_list()
+        body_io, head_io = body.get_signature_list()[self.name], head.get_signature_list()[self.name]
+        self.inputs, self.outputs = list(body_io["inputs"]), list(head_io["outputs"])
+        self.head_inputs = list(head_io["inputs"])
+        details = body.get_output_tensor_details(self.name)
+        self.between = [(name, tuple(details[name]["shape"]), details[name]["dtype"]) for name in body_io["outputs"]]
+
+    def get_signature_list(self) -> dict:
+        return {self.name: {"inputs": self.inputs, "outputs": self.outputs}}
+
+    def get_signature_index(self, name: str) -> int:
+        return 0 if name == self.name else -1
+
+    def create_input_buffers(self, index: int) -> list:
+        return self.body.create_input_buffers(0)
+
+    def run_by_index(self, index: int, inputs: list, outputs: list) -> None:
+        between = {name: _host_array(shape, dtype) for name, shape, dtype in self.between}
+        body_out = [_host_buffer(between[name]) for name, _, _ in self.between]
+        head_in = self.head.create_input_buffers(0)
+        try:
+            self.body.run_by_index(0, inputs, body_out)
+            for name, buffer in zip(self.head_inputs, head_in):
+                buffer.write(between[name])
+            self.head.run_by_index(0, head_in, outputs)
+        finally:
+            for buffer in body_out + head_in:
+                buffer.destroy()
+
+    def close(self) -> None:
+        self.body.close()
+        self.head.close()
 
 
 class _Signature:
@@ -314,11 +444,31 @@ class StageRunner:
     """`run(stage, signature, **inputs) -> outputs` over one bundle folder's files for a precision."""
 
     def __init__(self, folder: Path, manifest: Manifest, files: dict[str, str], threads: int,
-                 weight_cache: WeightCache | None, release_idle_weights: bool = True):
+                 weight_cache: WeightCache | None, release_idle_weights: bool = True,
+                 gpu_stages: tuple[str, ...] = (), gpu_float32: bool = False, gpu_folder: Path | None = None,
+                 gpu_head_float32: tuple[str, ...] = ("vocoder",)):
+        """gpu_stages: the stages to run on LiteRT's GPU accelerator (ops it rejects stay on the
+        CPU); gpu_float32: make the GPU compute in float32 (its default is float16, as on phones);
+        gpu_folder: where single-signature copies of their graphs are kept (`extract_signature`;
+        None: a GPU model holds every signature of its file); gpu_head_float32: the stages whose
+        head (`split_head`) the GPU computes in float32 when the rest is in float16 (needs gpu_folder)."""
         self.folder, self.manifest, self.files = Path(folder), manifest, files
         self.threads = threads
         self.release_idle_weights = release_idle_weights
         self.weight_cache = weight_cache
+        unknown = set(gpu_stages) - set(STAGES)
+        if unknown:
+            raise ValueError(f"unknown stage(s) {sorted(unknown)} for the GPU; expected some of {STAGES}")
+        self.gpu_stages = tuple(gpu_stages)
+        self.gpu_float32 = gpu_float32
+        self.gpu_placements: dict[str, dict[str, GpuPlacement]] = {}
+        """stage -> signature -> where its ops run, for each stage created on the GPU (empty where
+        the delegate's log could not be read)."""
+        self.gpu_fallback: str | None = None
+        """Why the GPU stages run on the CPU instead (set, and warned once, when no GPU could be created)."""
+        self.gpu_folder = gpu_folder
+        self.gpu_head_float32 = tuple(gpu_head_float32)
+        self._model_signature: dict[str, str | None] = {}  # stage -> the one signature its GPU model holds
         self._models: dict[str, object] = {}
         self._signatures: dict[tuple[str, str], _Signature] = {}
         self._lock = threading.Lock()
@@ -340,24 +490,137 @@ class StageRunner:
     @staticmethod
     def options(threads: int, cache_path: str = ""):
         """LiteRT CompiledModel options: CPU (XNNPACK) with these threads, flags and weight cache file."""
-        from ai_edge_litert.compiled_model import CpuOptions, HardwareAccelerator, Options
+        from ai_edge_litert.compiled_model import (
+            CpuOptions,
+            HardwareAccelerator,
+            Options,
+        )
 
         return Options(hardware_accelerators=HardwareAccelerator.CPU,
                        cpu_options=CpuOptions(num_threads=threads, xnnpack_flags=XNNPACK_FLAGS,
                                               xnnpack_weight_cache_path=cache_path))
 
-    def model(self, stage: str):
-        """A stage's CompiledModel, created (and its weight cache built or checked) on first use."""
+    @staticmethod
+    def gpu_options(threads: int, float32: bool = False):
+        """LiteRT CompiledModel options: the GPU accelerator, with XNNPACK (these threads, no weight
+        cache: the GPU holds the delegated weights) for the ops it rejects.
+
+        GpuOptions(constant_tensor_sharing=True) would share weights between signatures; in
+        ai-edge-litert 2.3.0 it crashes model creation (SIGSEGV, even on a one-op graph)."""
+        from ai_edge_litert.compiled_model import (
+            CpuOptions,
+            GpuOptions,
+            HardwareAccelerator,
+            Options,
+        )
+
+        return Options(hardware_accelerators=HardwareAccelerator.GPU | HardwareAccelerator.CPU,
+                       cpu_options=CpuOptions(num_threads=threads, xnnpack_flags=XNNPACK_FLAGS),
+                       gpu_options=GpuOptions(enforce_f32=float32))
+
+    @property
+    def gpu_adapter(self) -> str | None:
+        """The GPU LiteRT selected, as Dawn names it ("llvmpipe (LLVM 15.0.6, 256 bits), arch=software,
+        ..., adapterType=CPU / Software" for Mesa's software driver); None until a GPU model exists."""
+        return _GPU_ADAPTER
+
+    @property
+    def software_gpu(self) -> bool:
+        """The GPU is a software one (Mesa's lavapipe on the CPU): its timings say nothing of a GPU's."""
+        return _GPU_ADAPTER is not None and "Software" in _GPU_ADAPTER
+
+    def on_gpu(self, stage: str) -> bool:
+        """Whether the stage's model is (to be) created on the GPU accelerator."""
+        return stage in self.gpu_stages and self.gpu_fallback is None
+
+    def _gpu_graphs(self, stage: str, signature: str | None) -> tuple[Path, Path | None]:
+        """The files a stage's GPU model is created from: `signature` alone (extracted once into
+        gpu_folder), or the stage's whole file (no signature asked, nowhere to write, or a graph with
+        loop bodies); and, where the head is computed in float32, the head's file (the first is
+        then the body's; see `split_head`)."""
+        path = self.folder / self.files[stage]
+        if signature is None or self.gpu_folder is None:
+            return path, None
+        sha = self.manifest.sha256.get(self.files[stage], "unknown")[:16]
+        single = self.gpu_folder / f"{path.stem}-{sha}-{signature}.tflite"
+        body, head = single.with_suffix(".body.tflite"), single.with_suffix(".head.tflite")
+        split = stage in self.gpu_head_float32 and not self.gpu_float32
+        try:
+            if split and body.is_file() and head.is_file():
+                return body, head
+            if not single.is_file() and not extract_signature(path, signature, single):
+                return path, None
+            if split and split_head(single, body, head):
+                single.unlink()  # the two parts hold everything it did
+                return body, head
+            return single, None
+        except OSError:
+            return path, None
+
+    def _gpu_model(self, path: Path, float32: bool):
+        """(a model of `path` on the GPU accelerator, {signature: GpuPlacement}); (None, {}) after one
+        warning when no GPU can be created here."""
+        from ai_edge_litert.compiled_model import CompiledModel
+
+        prepare_gpu_environment()
+        reason = None
+        with capture_native_logs(_GPU_NOISE, stdout=True) as lines:
+            try:
+                model = CompiledModel.from_file(str(path), environment=_environment(),
+                                                options=self.gpu_options(self.threads, float32))
+            except RuntimeError as e:
+                model, reason = None, " ".join(str(e).split())[:160]
+        adapter_failure = next((line.split("] ", 1)[-1] for line in lines if "Failed to initialize WebGPU" in line),
+                               None)
+        if model is not None and not any(GPU_PARTITION_LINE in line for line in lines):
+            model.close()
+            model, reason = None, "LiteRT delegated nothing to a GPU (no GPU accelerator in this ai-edge-litert?)"
+        if model is None:
+            self.gpu_fallback = adapter_failure or reason or "unknown error"
+            warn(f"no GPU could be created ({self.gpu_fallback}); running {', '.join(self.gpu_stages)} on the CPU")
+            return None, {}
+        global _GPU_ADAPTER
+        adapter = next((line.split("Selected adapter: ", 1)[1] for line in lines if "Selected adapter: " in line), None)
+        _GPU_ADAPTER = adapter or _GPU_ADAPTER  # logged once per process, with the first GPU model
+        order = sorted(signature_subgraphs(path).items(), key=lambda kv: kv[1])
+        counts = subgraph_op_counts(path)
+        placements = parse_gpu_placements(lines, [counts[index] for _, index in order])
+        return model, dict(zip((name for name, _ in order), placements)) if placements else {}
+
+    def _create_on_gpu(self, stage: str, signature: str | None):
+        """The stage's model on the GPU (None: no GPU here), its placements recorded."""
+        path, head_path = self._gpu_graphs(stage, signature)
+        model, placements = self._gpu_model(path, self.gpu_float32)
+        if model is not None and head_path is not None:
+            head, head_placements = self._gpu_model(head_path, float32=True)
+            if head is None:
+                model.close()
+                return None
+            model = _SplitModel(model, head)
+            placements = {name: p.with_float32_head(head_placements[name])
+                          for name, p in placements.items() if name in head_placements}
+        self.gpu_placements.setdefault(stage, {}).update(placements)
+        self._model_signature[stage] = signature if path != self.folder / self.files[stage] else None
+        return model
+
+    def model(self, stage: str, signature: str | None = None):
+        """A stage's CompiledModel, created (and its weight cache built or checked) on first use.
+        signature: on the GPU, a model of that signature alone (see `extract_signature`)."""
         if stage not in self._models:
             from ai_edge_litert.compiled_model import CompiledModel
 
             file_name = self.files[stage]
-            cache_path, tmp = self.weight_cache.open(file_name) if self.weight_cache else ("", None)
+            model = tmp = None
             try:
-                environment = _environment()
-                with quiet_native_logs():
-                    model = CompiledModel.from_file(str(self.folder / file_name), environment=environment,
-                                                    options=self.options(self.threads, cache_path))
+                if self.on_gpu(stage):
+                    model = self._create_on_gpu(stage, signature)
+                if model is None:
+                    cache_path, tmp = self.weight_cache.open(file_name) if self.weight_cache else ("", None)
+                    environment = _environment()
+                    with quiet_native_logs():
+                        model = CompiledModel.from_file(str(self.folder / file_name), environment=environment,
+                                                        options=self.options(self.threads, cache_path))
+                    self._model_signature[stage] = None
             except RuntimeError as e:
                 raise KokoroError(f"LiteRT cannot load {self.folder / file_name} ({' '.join(str(e).split())[:200]}).",
                                   "Convert the bundles again with `kokoro-litert convert`.") from e
@@ -375,6 +638,7 @@ class StageRunner:
             for key in [k for k in self._signatures if k[0] == stage]:
                 del self._signatures[key]
             model = self._models.pop(stage, None)
+            self._model_signature.pop(stage, None)
             if stage == "vocoder":
                 self._vocoder_frames_run = 0
             if model is not None:
@@ -383,13 +647,17 @@ class StageRunner:
 
     def _signature(self, stage: str, name: str) -> _Signature:
         key = (stage, name)
-        if stage == "vocoder" and _frames(name) > self._vocoder_frames_run:
+        if self.on_gpu(stage):
+            # One signature per GPU model (its weights are copied per signature): another one re-creates it.
+            if stage in self._models and self._model_signature.get(stage) not in (None, name):
+                self.release(stage)
+        elif stage == "vocoder" and _frames(name) > self._vocoder_frames_run:
             if self._vocoder_frames_run >= REGROW_FRAMES:
                 self.release("vocoder")  # frees the old workspace before the larger one is allocated
             self._vocoder_frames_run = _frames(name)
         if key not in self._signatures:
             spec = self.manifest.signature(stage, name)
-            model = self.model(stage)
+            model = self.model(stage, name)
             self._signatures[key] = _Signature(model, name, spec)
         return self._signatures[key]
 
@@ -420,7 +688,9 @@ class StageRunner:
                 arrays.append(value)
             donated = next((v for v in inputs.values() if isinstance(v, Donated) and v.pool is not None), None)
             # The first call sets up the accelerator and the buffers' environment, which logs.
-            with quiet_native_logs() if sig.runs == 0 else contextlib.nullcontext():
+            on_gpu = self.on_gpu(stage)
+            first_call_logs = capture_native_logs(_GPU_NOISE, stdout=True) if on_gpu else quiet_native_logs()
+            with first_call_logs if sig.runs == 0 else contextlib.nullcontext():
                 # Inputs in managed buffers: a host-memory buffer carries no shape, which LiteRT
                 # refuses for an input ("cannot auto-resize"); outputs are written in place.
                 ins = sig.model.create_input_buffers(sig.index)

@@ -175,3 +175,23 @@ def test_from_bundles_has_the_folder_s_voices_and_blends_them(tiny):
     np.testing.assert_allclose(blend, 0.25 * tts.voice(names[0]) + 0.75 * tts.voice(names[-1]), rtol=1e-5, atol=1e-7)
     samples, rate = tts.create("Hello there. How are you?", voice=f"{names[0]}:0.5,{names[1]}:0.5", lang="a")
     assert rate == 24000 and samples.dtype == np.float32 and samples.size > rate
+
+
+def test_a_program_using_the_api_exits_without_litert_teardown_lines(tiny):
+    """LiteRT logs "DestroyAccelerator" when its environments go away, the last one after Python has
+    finished: none of it reaches the program's stderr, and what the program itself writes there at
+    exit still does."""
+    import subprocess
+    import sys
+
+    program = (
+        "import atexit, sys\n"
+        "from kokoro_litert.runtime.api import Kokoro\n"
+        f"kokoro = Kokoro.from_bundles({str(tiny.bundle)!r})\n"
+        "kokoro.create('Hello there.', voice='af_heart')\n"
+        "atexit.register(lambda: print('the program says goodbye', file=sys.stderr))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert "DestroyAccelerator" not in run.stderr
+    assert run.stderr.strip().splitlines() == ["the program says goodbye"]

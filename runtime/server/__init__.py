@@ -113,7 +113,8 @@ def serve(args, find_bundles: Callable[[], Path] | None = None) -> int:
     if bundles is None:
         raise KokoroError("No bundle folder to serve.", "Pass --bundles DIR (a folder `kokoro-litert convert` wrote).")
     start = time.perf_counter()
-    tts = Kokoro.from_bundles(bundles, threads=args.threads, precision=args.precision)
+    tts = Kokoro.from_bundles(bundles, threads=args.threads, precision=args.precision,
+                              accelerator=getattr(args, "accelerator", "cpu"))
     from kokoro_litert.runtime.bench import sentences
     from kokoro_litert.runtime.checks import default_voice
     from kokoro_litert.runtime.text.languages import installed, resolve
