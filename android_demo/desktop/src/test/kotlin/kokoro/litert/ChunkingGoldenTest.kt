@@ -3,6 +3,8 @@ package kokoro.litert
 import kokoro.litert.runtime.Chunking
 import kokoro.litert.runtime.Span
 import kokoro.litert.runtime.Wav
+import kokoro.litert.runtime.text.Break
+import kokoro.litert.runtime.text.Rate
 import kokoro.litert.util.arr
 import kokoro.litert.util.int
 import kokoro.litert.util.num
@@ -15,13 +17,14 @@ import java.nio.ByteBuffer
 import java.nio.ByteOrder
 
 /**
- * Chunking of long input (sentence, clause, word cuts; a stream's short first chunk), silence trimming
+ * Chunking of long input (sentence, clause, word cuts; breaks where no mark shows one: Hindi's danda,
+ * pauses, rate stretches; a stream's short first chunk), silence trimming
  * at cuts, edge fades and 16-bit PCM, against runtime/api.py and runtime/wav.py. All exact: cut
  * positions are integers; the fade is float32 of the same formula (numpy's linspace computes in
  * double and rounds once, as here); trimming decides on float64 RMS of the same samples.
  */
 class ChunkingGoldenTest {
-    private val c get() = Goldens.index["chunking"].obj()
+    private val c get() = Goldens.committed.index["chunking"].obj()
 
     private fun spans(phonemes: String) = Regex("\\S+").findAll(phonemes).map { Span(it.range.first, it.range.last + 1, it.value) }.toList()
 
@@ -32,6 +35,8 @@ class ChunkingGoldenTest {
             assertEquals(what, p["phonemes"].str(), g.phonemes)
             assertEquals(what, p["pause"].num(), g.pause, 0.0)
             assertEquals(what, p["words"].arr().map { w -> w.arr().let { Span(it[0].int(), it[1].int(), it[2].str()) } }, g.words)
+            assertEquals("$what trim_after", p["trim_after"], g.trimAfter)
+            assertEquals("$what rate", p["rate"].num(), g.rate, 0.0)
         }
     }
 
@@ -50,17 +55,29 @@ class ChunkingGoldenTest {
     }
 
     @Test
+    fun breaksAndRatesSplitAsPython() {
+        for (s in c["with_breaks"].arr()) {
+            val m = s.obj()
+            val words = m["words"].arr().map { w -> w.arr().let { Span(it[0].int(), it[1].int(), it[2].str()) } }
+            val breaks = m["breaks"].arr().map { b -> b.arr().let { Break(it[0].int(), it[1]?.num()) } }
+            val rates = m["rates"].arr().map { r -> r.arr().let { Rate(it[0].int(), it[1].int(), it[2].num()) } }
+            val pieces = Chunking.splitPhonemes(m["phonemes"].str(), words, m["max_len"].int(), breaks, rates)
+            checkPieces(m["pieces"].arr(), pieces, "breaks ${m["breaks"]} max_len ${m["max_len"]}")
+        }
+    }
+
+    @Test
     fun fadeTrimAndPcmMatch() {
-        val chunk = Goldens.floats(c["chunk"])
-        assertArrayEquals("fade", Goldens.floats(c["fade"]), Chunking.fadeEdges(chunk), 0f)
+        val chunk = Goldens.committed.floats(c["chunk"])
+        assertArrayEquals("fade", Goldens.committed.floats(c["fade"]), Chunking.fadeEdges(chunk), 0f)
         for (t in c["trims"].arr()) {
             val m = t.obj()
             val (audio, lead) = Chunking.trimCut(chunk, m["lead_pad_frames"].int(), m["cut_before"] == true, m["cut_after"] == true)
             assertEquals("trim lead", m["lead"].int(), lead)
-            assertArrayEquals("trim audio", Goldens.floats(m["audio"]), audio, 0f)
+            assertArrayEquals("trim audio", Goldens.committed.floats(m["audio"]), audio, 0f)
         }
-        val pcm = ByteBuffer.wrap(Wav.toPcm16(Goldens.floats(c["pcm_in"]))).order(ByteOrder.LITTLE_ENDIAN).asShortBuffer()
+        val pcm = ByteBuffer.wrap(Wav.toPcm16(Goldens.committed.floats(c["pcm_in"]))).order(ByteOrder.LITTLE_ENDIAN).asShortBuffer()
         val got = IntArray(pcm.remaining()) { pcm.get(it).toInt() }
-        assertArrayEquals("pcm16", Goldens.ints(c["pcm16"]), got)
+        assertArrayEquals("pcm16", Goldens.committed.ints(c["pcm16"]), got)
     }
 }

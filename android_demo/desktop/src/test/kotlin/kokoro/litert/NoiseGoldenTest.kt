@@ -19,8 +19,8 @@ class NoiseGoldenTest {
 
     @Test
     fun uniformsAreBitIdentical() {
-        for (c in Goldens.list("noise")) for (stream in listOf(0L, 1L)) {
-            val expected = Goldens.doubles(c["uniforms"].obj()[stream.toString()])
+        for (c in Goldens.committed.list("noise")) for (stream in listOf(0L, 1L)) {
+            val expected = Goldens.committed.doubles(c["uniforms"].obj()[stream.toString()])
             val got = Noise.uniforms(seed(c), stream, expected.size)
             for (i in expected.indices) assertEquals("seed ${seed(c)} stream $stream uniform $i", expected[i], got[i], 0.0)
         }
@@ -29,8 +29,8 @@ class NoiseGoldenTest {
     @Test
     fun normalsAgreeToDoubleUlps() {
         var worst = 0.0
-        for (c in Goldens.list("noise")) for (stream in listOf(0L, 1L)) {
-            val expected = Goldens.doubles(c["normals"].obj()[stream.toString()])
+        for (c in Goldens.committed.list("noise")) for (stream in listOf(0L, 1L)) {
+            val expected = Goldens.committed.doubles(c["normals"].obj()[stream.toString()])
             val got = Noise.normals(seed(c), stream, expected.size)
             for (i in expected.indices) {
                 val ulps = Math.abs(expected[i] - got[i]) / Math.ulp(expected[i])
@@ -45,10 +45,10 @@ class NoiseGoldenTest {
     fun excitationNoiseFloat32() {
         var differing = 0
         var total = 0
-        for (c in Goldens.list("noise")) {
+        for (c in Goldens.committed.list("noise")) {
             val (randIni, noise) = Noise.excitationNoise(seed(c), c["samples"].int(), c["harmonics"].int())
-            val eIni = Goldens.floats(c["rand_ini"])
-            val eNoise = Goldens.floats(c["noise"])
+            val eIni = Goldens.committed.floats(c["rand_ini"])
+            val eNoise = Goldens.committed.floats(c["noise"])
             for (i in eIni.indices) assertEquals(eIni[i], randIni[i], 0f)
             for (i in eNoise.indices) {
                 total++

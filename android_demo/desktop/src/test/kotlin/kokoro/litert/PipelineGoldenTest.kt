@@ -24,6 +24,8 @@ import java.io.File
  * Every host step of the JVM pipeline against the Python runtime's trace, with the stages replayed:
  * `ReplayRunner` checks each stage's inputs as the JVM built them against the inputs Python fed,
  * then returns the outputs Python's stage returned. So each host step sees exactly Python's inputs.
+ * On every pipeline set given (Goldens.pipelineSets): the committed vectors of the tiny bundle and
+ * the real bundle's, written per run; utterances recorded without their vocoder call are skipped.
  *
  * Tolerances (per host step):
  * - token ids, masks, style rows, alignment, integer durations, and the padded/cut copies of stage
@@ -41,14 +43,14 @@ import java.io.File
  * dynamic activation quantization turns an ulp into a quantization step (LiteRtGoldenTest).
  */
 class PipelineGoldenTest {
-    class ReplayRunner(private val stages: Map<String, Any?>, val worst: MutableMap<String, Double>) : StageRunner {
+    class ReplayRunner(private val g: GoldenFolder, private val stages: Map<String, Any?>, val worst: MutableMap<String, Double>) : StageRunner {
         override fun run(stage: String, signature: String, inputs: Map<String, Tensor>): Map<String, Tensor> {
             val golden = stages[stage].obj(stage)
             assertEquals("$stage signature", golden["signature"].str(), signature)
             val expected = golden["inputs"].obj()
             assertEquals("$stage input names", expected.keys, inputs.keys)
             for ((name, desc) in expected) {
-                val e = Goldens.tensor(desc)
+                val e = g.tensor(desc)
                 val got = inputs.getValue(name)
                 assertArrayEquals("$stage/$name shape", e.shape, got.shape)
                 assertEquals("$stage/$name dtype", e.dtype, got.dtype)
@@ -62,7 +64,7 @@ class PipelineGoldenTest {
                     assertEquals("$stage/$name must be exact", 0.0, d, 0.0)
                 }
             }
-            return golden["outputs"].obj().mapValues { (_, d) -> Goldens.tensor(d) }
+            return golden["outputs"].obj().mapValues { (_, d) -> g.tensor(d) }
         }
 
         private fun checkHar(e: FloatArray, got: FloatArray, width: Int) {
@@ -93,43 +95,51 @@ class PipelineGoldenTest {
 
     @Test
     fun hostStepsMatchPythonTrace() {
-        val bundles = File(Goldens.require("kokoro.bundles"))
-        val manifest = Manifest.load(bundles)
-        val voices = BundleVoices(File(bundles, VOICES_FILE), manifest.voices)
         val worst = LinkedHashMap<String, Double>()
-        for (u in Goldens.list("utterances")) {
-            val id = u["id"].str()
-            val phonemes = u["phonemes"].str()
-            val ids = Vocab.phonemeIds(phonemes, manifest.vocab)
-            assertArrayEquals("$id ids", Goldens.ints(u["ids"]), ids)
-            val style = Voices.styleFor(Voices.loadVoice(u["voice"].str(), voices), Vocab.length(phonemes))
-            assertArrayEquals("$id style", Goldens.floats(u["style"]), style, 0f)
-            val trace = HashMap<String, Any>()
-            val seed = (u["seed"] as Number).toLong()
-            val syn = Pipeline.synthesize(ReplayRunner(u["stages"].obj(), worst), manifest.ladder,
-                SineMerge(manifest.sineSourceWeight, manifest.sineSourceBias), ids, style, u["speed"].num(), seed, trace = trace)
-            assertArrayEquals("$id durations", Goldens.ints(u["durations"]), syn.durations)
-            assertArrayEquals("$id durations_raw", Goldens.floats(u["durations_raw"]), syn.durationsRaw, 0f)
-            val hs = Goldens.floats(u["har_source"])
-            val hsGot = trace["har_source"] as FloatArray
-            worst["har_source values differing"] = (worst["har_source values differing"] ?: 0.0) + hs.indices.count { hs[it] != hsGot[it] }
-            worst["har_source values"] = (worst["har_source values"] ?: 0.0) + hs.size
-            val har = Compare.maxAbs(hs, hsGot)
-            val audio = Compare.maxAbs(Goldens.floats(u["audio"]), syn.audio)
-            worst["har_source"] = Math.max(worst["har_source"] ?: 0.0, har)
-            worst["audio"] = Math.max(worst["audio"] ?: 0.0, audio)
-            assertTrue("$id har_source differs by $har", har <= 2e-5)
-            assertTrue("$id audio differs by $audio", audio <= 1e-5)
-            assertEquals("$id shapes", u["shapes"].obj().mapValues { it.value.str() }, syn.shapes)
+        var replayed = 0
+        for ((set, g, bundles) in Goldens.pipelineSets()) {
+            val manifest = Manifest.load(bundles)
+            val voices = BundleVoices(File(bundles, VOICES_FILE), manifest.voices)
+            for (u in g.list("utterances").filter { "vocoder" in it["stages"].obj() }) {
+                replay("$set/${u["id"].str()}/${u["precision"].str()}", g, u, manifest, voices, worst)
+                replayed++
+            }
         }
-        Compare.report("pipeline_replay", "{" + worst.entries.joinToString(", ") { "\"${it.key}\": ${it.value}" } + "}")
+        assertTrue("no utterance with its vocoder call in the goldens", replayed > 0)
+        Compare.report("pipeline_replay", "{\"utterances\": $replayed, " + worst.entries.joinToString(", ") { "\"${it.key}\": ${it.value}" } + "}")
+    }
+
+    private fun replay(id: String, g: GoldenFolder, u: Map<String, Any?>, manifest: Manifest, voices: BundleVoices,
+                       worst: MutableMap<String, Double>) {
+        val phonemes = u["phonemes"].str()
+        val ids = Vocab.phonemeIds(phonemes, manifest.vocab)
+        assertArrayEquals("$id ids", g.ints(u["ids"]), ids)
+        val style = Voices.styleFor(Voices.loadVoice(u["voice"].str(), voices), Vocab.length(phonemes))
+        assertArrayEquals("$id style", g.floats(u["style"]), style, 0f)
+        val trace = HashMap<String, Any>()
+        val seed = (u["seed"] as Number).toLong()
+        val syn = Pipeline.synthesize(ReplayRunner(g, u["stages"].obj(), worst), manifest.ladder,
+            SineMerge(manifest.sineSourceWeight, manifest.sineSourceBias), ids, style, u["speed"].num(), seed, trace = trace)
+        assertArrayEquals("$id durations", g.ints(u["durations"]), syn.durations)
+        assertArrayEquals("$id durations_raw", g.floats(u["durations_raw"]), syn.durationsRaw, 0f)
+        val hs = g.floats(u["har_source"])
+        val hsGot = trace["har_source"] as FloatArray
+        worst["har_source values differing"] = (worst["har_source values differing"] ?: 0.0) + hs.indices.count { hs[it] != hsGot[it] }
+        worst["har_source values"] = (worst["har_source values"] ?: 0.0) + hs.size
+        val har = Compare.maxAbs(hs, hsGot)
+        val audio = Compare.maxAbs(g.floats(u["audio"]), syn.audio)
+        worst["har_source"] = Math.max(worst["har_source"] ?: 0.0, har)
+        worst["audio"] = Math.max(worst["audio"] ?: 0.0, audio)
+        assertTrue("$id har_source differs by $har", har <= 2e-5)
+        assertTrue("$id audio differs by $audio", audio <= 1e-5)
+        assertEquals("$id shapes", u["shapes"].obj().mapValues { it.value.str() }, syn.shapes)
     }
 
     @Test
     fun seededExcitationIsWhatPythonDraws() {
         // The utterances' har_source above already depends on it; here the arrays themselves.
-        for (u in Goldens.list("utterances")) {
-            val n = Goldens.ints(u["durations"]).sum()
+        for ((_, g, _) in Goldens.pipelineSets()) for (u in g.list("utterances")) {
+            val n = g.ints(u["durations"]).sum()
             val e = Excitation.fromSeed((u["seed"] as Number).toLong(), n)
             assertEquals(n * 600 * 9, e.noise.size)
         }

@@ -16,21 +16,27 @@ import kokoro.litert.runtime.KokoroError
 import kokoro.litert.runtime.LiteRTBackend
 import kokoro.litert.runtime.WeightCache
 import kokoro.litert.runtime.text.Fallback
-import kokoro.litert.runtime.text.G2p
+import kokoro.litert.runtime.text.FrontEnd
+import kokoro.litert.runtime.text.Language
+import kokoro.litert.runtime.text.Languages
 import kokoro.litert.runtime.text.Lexicon
 import java.io.File
 import kotlin.concurrent.thread
 
 /**
  * The demo: text field, voice picker, speak button; shows the real-time factor and the time to the
- * first audio. The bundle folder (what `kokoro-litert convert` writes) and lexicon-a.tsv (what
- * `export_lexicon(path, "a")` writes) are pushed to the app's external files folder:
+ * first audio. A bundle folder (what `kokoro-litert export --out DIR` writes: one precision, the
+ * chosen voices and the lexicons of their English accents, listed in its manifest) is pushed to the
+ * app's external files folder:
  *
- *     adb push BUNDLE_DIR /sdcard/Android/data/kokoro.litert.app/files/bundles
- *     adb push lexicon-a.tsv /sdcard/Android/data/kokoro.litert.app/files/bundles/
+ *     adb push DIR /sdcard/Android/data/kokoro.litert.app/files/bundles
  *
- * Out-of-lexicon words are spelled (Fallback.SPELL: no espeak-ng in the APK), which the Python runtime
- * reproduces with `phonemize(text, fallback="spell")`. Chunks play as they are synthesized.
+ * Text is read in the picked voice's language. English reads the lexicons the manifest lists
+ * (lexicon-a.tsv, lexicon-b.tsv: none, one or both), each loaded when first used; out-of-lexicon words
+ * are spelled (Fallback.SPELL: no espeak-ng in the APK), which the Python runtime reproduces with
+ * `phonemize(text, fallback="spell")`. Spanish, French, Hindi, Italian and Portuguese need espeak-ng,
+ * Mandarin and Japanese the Python front-ends: a voice of those languages gets a message saying so.
+ * Chunks play as they are synthesized.
  */
 class MainActivity : Activity() {
     private var tts: Kokoro? = null
@@ -48,14 +54,16 @@ class MainActivity : Activity() {
                 val bundle = kokoro.litert.runtime.Bundle.open(folder)
                 val cache = WeightCache(folder, bundle.manifest, "android", android.os.Build.SUPPORTED_ABIS[0], File(cacheDir, "xnnpack"))
                 val runner = AndroidStageRunner(folder, bundle.manifest, bundle.files(), Runtime.getRuntime().availableProcessors(), cache)
-                val g2p = G2p(mapOf("a" to Lexicon.load(File(folder, "lexicon-a.tsv"), "a")), null, Fallback.SPELL)
-                tts = Kokoro(LiteRTBackend(bundle, runner), bundle.voices, g2p)
+                val lexicons = bundle.manifest.lexicons
+                val front = FrontEnd({ lang -> lexicon(folder, lexicons, lang) }, null, Fallback.SPELL)
+                tts = Kokoro(LiteRTBackend(bundle, runner), bundle.voices, front)
                 val names = bundle.voices.names()
+                val readable = Languages.LANGUAGES.filter { it.code in lexicons }.joinToString(", ") { it.label }
                 runOnUiThread {
                     voicePicker.adapter = ArrayAdapter(this, android.R.layout.simple_spinner_dropdown_item, names)
-                    voicePicker.setSelection(Math.max(0, names.indexOf("af_heart")))
+                    voicePicker.setSelection(Math.max(0, names.indexOf(Languages.defaultVoice(names, null))))
                     speak.isEnabled = true
-                    status.text = "Ready: ${names.size} voices."
+                    status.text = "Ready: ${names.size} voices; text in ${readable.ifEmpty { "no language (no lexicon in the folder)" }}."
                 }
             } catch (e: KokoroError) {
                 runOnUiThread { status.text = e.message }
@@ -66,6 +74,19 @@ class MainActivity : Activity() {
             val voice = voicePicker.selectedItem as String
             speak.isEnabled = false
             thread { say(text, voice, status); runOnUiThread { speak.isEnabled = true } }
+        }
+    }
+
+    /** The lexicon the manifest lists for an English accent, or a KokoroError saying the folder has none. */
+    private fun lexicon(folder: File, lexicons: Map<String, String>, lang: Language): Lexicon {
+        val name = lexicons[lang.code] ?: throw KokoroError("This folder has no ${lang.label} lexicon.",
+            "Export it again with a ${lang.code}* voice (kokoro-litert export --voices ...), which brings lexicon-${lang.code}.tsv.")
+        return try {
+            Lexicon.load(File(folder, name), lang.code)
+        } catch (e: IllegalArgumentException) {
+            throw KokoroError("The lexicon $name is unusable (${e.message}).", "Export the folder again.")
+        } catch (e: java.io.IOException) {
+            throw KokoroError("The lexicon $name cannot be read (${e.message}).", "Push the whole exported folder again.")
         }
     }
 
@@ -81,7 +102,8 @@ class MainActivity : Activity() {
             var first = -1.0
             var samples = 0L
             track.play()
-            for (chunk in engine.stream(engine.speakable(text), voice)) {
+            val lang = Kokoro.checkLanguage(null, voice) // the voice's own language
+            for (chunk in engine.stream(engine.speakable(text, lang.code), voice)) {
                 if (first < 0) {
                     first = (System.nanoTime() - t0) / 1e9
                     runOnUiThread { status.text = "First audio after %.2f s".format(first) }

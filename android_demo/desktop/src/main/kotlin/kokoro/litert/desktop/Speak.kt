@@ -11,7 +11,9 @@ import kokoro.litert.runtime.WavStream
 import kokoro.litert.runtime.WeightCache
 import kokoro.litert.runtime.text.EspeakEngine
 import kokoro.litert.runtime.text.Fallback
-import kokoro.litert.runtime.text.G2p
+import kokoro.litert.runtime.text.FrontEnd
+import kokoro.litert.runtime.text.Language
+import kokoro.litert.runtime.text.Languages
 import kokoro.litert.runtime.text.Lexicon
 import kokoro.litert.util.Json
 import java.io.File
@@ -19,13 +21,15 @@ import kotlin.system.exitProcess
 
 /**
  * `android_demo/speak`: the JVM twin of `kokoro-litert say --bundles DIR`, over the same bundle
- * folder and the same host pipeline, on libLiteRt.so through JNA. Every user error is a
- * `KokoroError`: one line on stderr with the remedy, exit status 2 (as the Python CLI).
+ * folder and the same host pipeline, on libLiteRt.so through JNA. Text is read in the voice's
+ * language (its first letter) unless --lang names one (a code or a name: "e", "es"). Every user
+ * error is a `KokoroError`: one line on stderr with the remedy, exit status 2 (as the Python CLI).
  */
 const val USAGE = "usage: speak --bundles DIR [--phonemes P | TEXT | --text-file F] [--voice V] [--speed S] [--seed N] -o OUT.wav\n" +
-    "             [--lang a|b] [--threads N] [--precision P] [--lexicon FILE] [--fallback espeak|spell]\n" +
+    "             [--lang CODE] [--threads N] [--precision P] [--lexicon FILE] [--fallback espeak|spell]\n" +
     "       speak --bundles DIR --list-voices\n" +
-    "       speak --phonemize [TEXT | --text-file F] [--lang a|b] [--lexicon FILE]   (G2P only: one JSON line per input line)"
+    "       speak --phonemize [TEXT | --text-file F] [--lang CODE | --voice V] [--lexicon FILE]   (G2P only: one JSON line per input line)\n" +
+    "  CODE: a b e f h i p (j z: Python only), or a name: en-us en-gb es fr-fr hi it pt-br"
 
 private val PLUMBING = setOf("--litert-lib", "--litert-version", "--espeak-lib", "--espeak-data", "--lexicon-dir")
 
@@ -97,37 +101,51 @@ object Speak {
         return EspeakJna(lib, data)
     }
 
-    private fun frontEnd(args: Args, lang: String, bundles: File?): G2p {
-        val candidates = listOfNotNull(args["--lexicon"]?.let { File(it) },
-            bundles?.let { File(it, "lexicon-$lang.tsv") },
-            args["--lexicon-dir"]?.let { File(it, "lexicon-$lang.tsv") })
+    /** The English lexicon of an accent: --lexicon, else the bundle folder's, else the exported one. */
+    private fun lexicon(args: Args, lang: Language, bundles: File?): Lexicon {
+        val name = "lexicon-${lang.code}.tsv"
+        val candidates = listOfNotNull(args["--lexicon"]?.let { File(it) }, bundles?.let { File(it, name) },
+            args["--lexicon-dir"]?.let { File(it, name) })
         val file = candidates.firstOrNull { it.isFile } ?: throw KokoroError(
-            "No lexicon for lang '$lang' (looked for ${candidates.joinToString(", ").ifEmpty { "--lexicon" }}).",
-            "Export one with kokoro-litert's export_lexicon(path, '$lang') and pass --lexicon FILE, or speak --phonemes instead.")
-        val lexicon = try {
-            Lexicon.load(file, lang)
+            "No ${lang.label} lexicon (looked for ${candidates.joinToString(", ").ifEmpty { "--lexicon" }}).",
+            "Export one with kokoro-litert's export_lexicon(path, '${lang.code}') and pass --lexicon FILE, or speak --phonemes instead.")
+        return try {
+            Lexicon.load(file, lang.code)
         } catch (e: IllegalArgumentException) {
-            throw KokoroError("The lexicon $file is unusable (${e.message}).", "Export it again with export_lexicon(path, '$lang').")
+            throw KokoroError("The lexicon $file is unusable (${e.message}).", "Export it again with export_lexicon(path, '${lang.code}').")
+        }
+    }
+
+    /** The front-end for `lang`, refusing (one line, the reason) a language this host cannot read. */
+    private fun frontEnd(args: Args, lang: Language, bundles: File?): FrontEnd {
+        lang.pythonOnly?.let {
+            throw KokoroError("${lang.label} text cannot be read on the JVM: $it.",
+                "Use the Python runtime (kokoro-litert say --lang ${lang.code}), or pass --phonemes.")
         }
         val fallback = when (args["--fallback"] ?: "espeak") {
             "espeak" -> Fallback.ESPEAK
             "spell" -> Fallback.SPELL
             else -> throw KokoroError("Unknown --fallback ${args["--fallback"]}.", "Use --fallback espeak or --fallback spell.")
         }
-        return G2p(mapOf(lang to lexicon), if (fallback == Fallback.ESPEAK) espeak(args) else null, fallback)
+        val engine = if (fallback == Fallback.ESPEAK || lang.g2p == "espeak") espeak(args) else null
+        if (lang.g2p == "espeak" && engine == null) throw KokoroError("${lang.label} text needs espeak-ng, and its library was not given.",
+            "Pass --espeak-lib and --espeak-data (the espeakng-loader wheel's; android_demo/speak finds them), or --phonemes.")
+        val english = if (lang.g2p == "english") lexicon(args, lang, bundles) else null // fails here, not mid-way
+        return FrontEnd({ l -> if (l === lang && english != null) english else lexicon(args, l, bundles) }, engine, fallback)
     }
 
     private fun phonemizeLines(args: Args): Int {
-        val lang = args["--lang"] ?: "a"
-        Kokoro.checkLang(lang)
-        val g2p = frontEnd(args, lang, args["--bundles"]?.let { File(it) })
+        val lang = Languages.resolve(args["--lang"], args["--voice"] ?: Languages.DEFAULT.defaultVoice)
+        val front = frontEnd(args, lang, args["--bundles"]?.let { File(it) })
         val out = System.out.bufferedWriter(Charsets.UTF_8)
         for (line in readText(args).split("\n")) {
             if (line.isEmpty()) continue
-            val r = g2p.phonemize(line, lang)
+            val r = front.phonemize(line, lang.code)
             val words = r.words.joinToString(",") { "[${Json.quote(it.text)},${Json.quote(it.phonemes)}]" }
-            out.write("{\"text\":${Json.quote(line)},\"normalized\":${Json.quote(r.normalized)},\"phonemes\":${Json.quote(r.phonemes)}," +
-                      "\"words\":[$words],\"warnings\":[${r.warnings.joinToString(",") { Json.quote(it) }}]}\n")
+            val breaks = r.breaks.joinToString(",") { "[${it.at},${it.pause ?: "null"}]" }
+            out.write("{\"text\":${Json.quote(line)},\"lang\":${Json.quote(lang.code)},\"normalized\":${Json.quote(r.normalized)}," +
+                      "\"phonemes\":${Json.quote(r.phonemes)},\"words\":[$words],\"breaks\":[$breaks]," +
+                      "\"warnings\":[${r.warnings.joinToString(",") { Json.quote(it) }}]}\n")
         }
         out.flush()
         return 0
@@ -142,8 +160,7 @@ object Speak {
             Bundle.open(File(bundlesArg)).voices.names().forEach { println(it) }
             return 0
         }
-        val lang = args["--lang"] ?: "a"
-        Kokoro.checkLang(lang)
+        args["--lang"]?.let { Languages.language(it) } // an unknown code fails first, as in `say`
         val speed = args["--speed"]?.let { it.toDoubleOrNull() ?: throw KokoroError("--speed $it is not a number.", "Use --speed between 0.5 and 2.0.") } ?: 1.0
         if (!(speed >= 0.5 && speed <= 2.0)) throw KokoroError("Speed $speed is out of range.", "Use --speed between 0.5 and 2.0.")
         val seed = args["--seed"]?.let { it.toLongOrNull() ?: throw KokoroError("--seed $it is not an integer.", "Pass --seed N, e.g. --seed 0.") } ?: 0L
@@ -154,11 +171,13 @@ object Speak {
         val text = if (phonemes == null) readText(args) else null
         checkOutput(output)
         val bundleDir = File(bundlesArg)
-        // Unspeakable text fails here, in one line, before the bundles are touched.
-        val g2p = if (text != null) frontEnd(args, lang, bundleDir) else null
-        val phonemized = if (text != null) Kokoro(NoBackend, EmptyVoices, g2p).speakable(text, lang) else null
         val bundle = Bundle.open(bundleDir)
-        val voice = args["--voice"] ?: "af_heart"
+        // A named language brings its own voice; a folder may hold only a few.
+        val voice = args["--voice"] ?: Languages.defaultVoice(bundle.voices.names(), args["--lang"]?.let { Languages.language(it) })
+        val lang = Kokoro.checkLanguage(args["--lang"], voice)
+        // Unspeakable text fails here, in one line, before the graphs are touched.
+        val front = if (text != null) frontEnd(args, lang, bundleDir) else null
+        val phonemized = if (text != null) Kokoro(NoBackend, EmptyVoices, front).speakable(text, lang.code) else null
         Voices.loadVoice(voice, bundle.voices)
         if (phonemes != null) Vocab.phonemeIds(phonemes.trim(), bundle.manifest.vocab)
 
@@ -170,7 +189,7 @@ object Speak {
         val cache = WeightCache(bundle.folder, bundle.manifest, version, LiteRtCRunner.cpuFingerprint(),
                                 args["--weight-cache-dir"]?.let { File(it) } ?: File(System.getProperty("user.home"), ".cache/kokoro-litert/xnnpack"))
         val runner = LiteRtCRunner(bundle.folder, bundle.manifest, bundle.files(args["--precision"]), threads, cache, lib = LiteRtC.load(libPath))
-        val tts = Kokoro(LiteRTBackend(bundle, runner), bundle.voices, g2p)
+        val tts = Kokoro(LiteRTBackend(bundle, runner), bundle.voices, front)
         val chunks = if (phonemes != null) tts.streamPhonemes(phonemes.trim(), voice, speed, seed)
                      else tts.stream(phonemized!!, voice, speed, seed, warn = { log("warning: $it") })
         val t0 = System.nanoTime()

@@ -53,7 +53,9 @@ class Manifest(
     val vocab: Map<String, Int>,
     /** Voice names in the order of voices.bin. */
     val voices: List<String>,
-    val versions: Map<String, String>
+    val versions: Map<String, String>,
+    /** Accent ("a", "b") -> the portable lexicon file in the folder; an exported folder may list none or one. */
+    val lexicons: Map<String, String> = emptyMap()
 ) {
     val ladder: Ladder get() = Ladder(buckets, vocoderFrames)
 
@@ -107,7 +109,8 @@ class Manifest(
                 sineSourceBias = raw.req("sine_source_bias").num("sine_source_bias").toFloat(),
                 vocab = raw.req("vocab").obj("vocab").mapValues { (k, v) -> v.int(k) },
                 voices = raw.req("voices").arr("voices").map { it.str("voice") },
-                versions = (raw["versions"] as? Map<*, *>)?.entries?.associate { it.key.toString() to it.value.toString() } ?: emptyMap()
+                versions = (raw["versions"] as? Map<*, *>)?.entries?.associate { it.key.toString() to it.value.toString() } ?: emptyMap(),
+                lexicons = (raw["lexicons"] as? Map<*, *>)?.entries?.associate { it.key.toString() to it.value.str("lexicons") } ?: emptyMap()
             )
             if (m.defaultPrecision !in m.precisions) throw ManifestError("default_precision '${m.defaultPrecision}' is not one of the precisions")
             val missing = m.buckets.flatMap { b ->

@@ -1,8 +1,13 @@
 package kokoro.litert.runtime
 
 import kokoro.litert.buckets.Buckets
+import kokoro.litert.runtime.text.Break
+import kokoro.litert.runtime.text.FrontEnd
 import kokoro.litert.runtime.text.G2p
+import kokoro.litert.runtime.text.Language
+import kokoro.litert.runtime.text.Languages
 import kokoro.litert.runtime.text.PhonemizeResult
+import kokoro.litert.runtime.text.Rate
 
 /**
  * Text in, speech out (twin of `runtime/api.py`): chunking, pauses, edge fades and the trimming of
@@ -20,7 +25,8 @@ const val STRESS_MARKS = "ˈˌ"
 /** A text stream's first chunk ends at the first sentence's last clause mark within this many
  * phonemes, if it has one (api.py FIRST_CHUNK_PHONEMES). */
 const val FIRST_CHUNK_PHONEMES = 36
-val LANGS = mapOf("a" to "American English", "b" to "British English")
+const val SPEED_MIN = 0.5 // checks.py: what Kokoro speaks well
+const val SPEED_MAX = 2.0
 
 class WordTiming(val word: String, val start: Double, val end: Double)
 
@@ -31,7 +37,13 @@ class Chunk(val index: Int, val text: String, val phonemes: String,
 /** (start, end, source text) of a spoken word within a phoneme string. */
 data class Span(val start: Int, val end: Int, val text: String)
 
-class Piece(val phonemes: String, val words: List<Span>, var pause: Double)
+class Piece(val phonemes: String, val words: List<Span>,
+            /** s of silence after it. */
+            var pause: Double,
+            /** A cut inside a sentence: the silence at the join is trimmed to JOIN_KEEP. */
+            var trimAfter: Boolean = true,
+            /** Times the call's speed (SSML prosody rate in Python). */
+            var rate: Double = 1.0)
 
 object Chunking {
     /** (start, end, source text) of each spoken word in the phoneme string (api.py `_word_spans`). */
@@ -43,7 +55,8 @@ object Chunking {
             val at = phonemes.indexOf(w.phonemes, cursor)
             if (at < 0) continue
             val end = at + w.phonemes.length
-            if (spans.isNotEmpty() && spans.last().text == w.text && !isAlpha(w.text)) {
+            // one source token read as several words: "$3.50" -> three dollars...
+            if (spans.isNotEmpty() && spans.last().text == w.text && (!isAlpha(w.text) || w.normalized !in listOf("", w.text))) {
                 spans[spans.size - 1] = Span(spans.last().start, end, w.text)
             } else {
                 spans.add(Span(at, end, w.text))
@@ -61,17 +74,38 @@ object Chunking {
         return Regex("[$cls]+[\"”)]*( |$)").findAll(phonemes).map { it.range.last + 1 }.toList()
     }
 
-    /** Sentences first; an over-long sentence at clauses, then spaces, then any phoneme boundary. */
-    fun splitPhonemes(phonemes: String, spans: List<Span>, maxLen: Int): List<Piece> {
+    /**
+     * Sentences first; an over-long sentence at clauses, then spaces, then any phoneme boundary.
+     * breaks: more places a chunk ends, where no mark shows one (Hindi's danda, a pause asked for),
+     * each with its own pause; rates: stretches spoken at another speed (a chunk takes the rate of
+     * the stretch it starts in). api.py `split_phonemes`.
+     */
+    fun splitPhonemes(phonemes: String, spans: List<Span>, maxLen: Int, breaks: List<Break> = emptyList(),
+                      rates: List<Rate> = emptyList()): List<Piece> {
+        val ends = LinkedHashMap<Int, Double?>() // offset -> pause (null: a sentence's)
+        for (c in cutPoints(phonemes, SENTENCE_END)) ends[c] = null
+        for (b in breaks) {
+            var at = b.at
+            while (at < phonemes.length && phonemes[at] == ' ') at++ // where a mark's cut would be: after the space
+            ends[at] = b.pause
+        }
         val pieces = ArrayList<Piece>()
+        ends[0]?.let { pieces.add(Piece("", emptyList(), it)) } // a pause before the first word: a chunk of silence
         var start = 0
-        val cuts = cutPoints(phonemes, SENTENCE_END).filter { it < phonemes.length } + phonemes.length
-        for (end in cuts) {
+        for (end in ends.keys.filter { it > 0 && it < phonemes.length }.sorted() + phonemes.length) {
             if (end <= start) continue
-            pieces.addAll(splitLong(phonemes, start, end, maxLen, spans))
+            val rate = rates.firstOrNull { it.start <= start && start < it.end }?.factor ?: 1.0
+            val sentence = splitLong(phonemes, start, end, maxLen, spans)
+            for (piece in sentence) piece.rate = rate
+            val pause = ends[end]
+            if (sentence.isNotEmpty() && pause != null) {
+                sentence.last().pause = pause
+                sentence.last().trimAfter = true
+            }
+            pieces.addAll(sentence)
             start = end
         }
-        return pieces.filter { it.phonemes.isNotBlank() }
+        return pieces.filter { it.phonemes.isNotBlank() || it.pause != 0.0 }
     }
 
     /** Where a chunk starting at `start` ends (<= start + maxLen), and the pause after it (api.py `_cut`). */
@@ -94,7 +128,7 @@ object Chunking {
         val pieceSpans = spans.filter { it.start < stop && it.end > start }
             .map { Span(Math.max(it.start, start) - start - lead, Math.min(it.end, stop) - start - lead, it.text) }
             .filter { it.end > it.start }
-        return Piece(strip(text), pieceSpans, pause)
+        return Piece(strip(text), pieceSpans, pause, trimAfter = pause < PAUSE_AFTER_SENTENCE)
     }
 
     fun splitLong(phonemes: String, start0: Int, end: Int, maxLen: Int, spans: List<Span>): MutableList<Piece> {
@@ -108,9 +142,8 @@ object Chunking {
         return out
     }
 
-    /** The first piece cut to at most `limit` phonemes, so a stream's first audio comes from a short chunk (api.py `_split_first`). */
-    /** The first piece cut at its last clause mark within `limit` phonemes, never between two words
-     * of a clause (api.py `_split_first`). */
+    /** The first piece cut at its last clause mark within `limit` phonemes, so a stream's first audio
+     * comes from a short chunk; never between two words of a clause (api.py `_split_first`). */
     fun splitFirst(pieces: List<Piece>, limit: Int?): List<Piece> {
         if (pieces.isEmpty() || limit == null || pieces[0].phonemes.length <= limit) return pieces
         val first = pieces[0]
@@ -120,6 +153,9 @@ object Chunking {
         val stop = clause.last()
         val head = piece(first.phonemes, 0, stop, first.words, PAUSE_AFTER_CLAUSE)
         val tail = piece(first.phonemes, stop, first.phonemes.length, first.words, first.pause)
+        head.rate = first.rate
+        tail.rate = first.rate
+        tail.trimAfter = first.trimAfter
         return listOf(head, tail).filter { it.phonemes.isNotEmpty() } + pieces.drop(1)
     }
 
@@ -173,8 +209,11 @@ object Chunking {
     }
 }
 
-/** Speaks English text (or phonemes) through a synthesis backend. */
-class Kokoro(val backend: Backend, val voices: VoiceLibrary, val frontEnd: G2p? = null) {
+/**
+ * Speaks text (or phonemes) through a synthesis backend (twin of api.py `Kokoro`). Text is read by
+ * `frontEnd` in the language asked for, else the voice's (its first letter: ef_dora reads Spanish).
+ */
+class Kokoro(val backend: Backend, val voices: VoiceLibrary, val frontEnd: FrontEnd? = null) {
     private val voiceCache = object : LinkedHashMap<String, FloatArray>(16, 0.75f, true) {
         override fun removeEldestEntry(eldest: MutableMap.MutableEntry<String, FloatArray>?) = size > 32
     }
@@ -183,30 +222,33 @@ class Kokoro(val backend: Backend, val voices: VoiceLibrary, val frontEnd: G2p? 
         voiceCache.getOrPut(spec) { Voices.loadVoice(spec, voices) }
     }
 
-    /** `phonemize(text)`, or a KokoroError naming what was skipped when nothing in it can be spoken. */
+    /** `phonemize(text, lang)`, or a KokoroError naming what was skipped when nothing in it can be
+     * spoken (api.py `speakable`). lang: a code or name. */
     fun speakable(text: String, lang: String = "a"): PhonemizeResult {
-        checkLang(lang)
-        val g2p = frontEnd ?: throw KokoroError("No text front-end is loaded.", "Pass --lexicon FILE (kokoro-litert's export_lexicon), or --phonemes.")
-        val result = g2p.phonemize(text, lang)
-        if (result.phonemes.isBlank()) {
+        val language = Languages.language(lang)
+        val front = frontEnd ?: throw KokoroError("No text front-end is loaded.", "Pass --lexicon FILE (kokoro-litert's export_lexicon), or --phonemes.")
+        val result = front.phonemize(text, language.code)
+        if (result.phonemes.isBlank() && result.breaks.none { it.pause != null && it.pause != 0.0 }) {
             val skipped = if (result.warnings.isNotEmpty()) " (${result.warnings.joinToString("; ")})" else ""
-            throw KokoroError("Nothing speakable in the input$skipped.", "Pass text with English words in it.")
+            throw KokoroError("Nothing speakable in the input$skipped.", "Pass text with ${language.label} words in it.")
         }
         return result
     }
 
+    /** Chunks of a phonemized text as they are synthesized (api.py `stream` on what `speakable` returned). */
     fun stream(text: PhonemizeResult, voice: String = "af_heart", speed: Double = 1.0, seed: Long = 0,
                warn: ((String) -> Unit)? = null, firstChunk: Int? = FIRST_CHUNK_PHONEMES): Sequence<Chunk> {
         checkSpeed(speed)
         val pack = voice(voice)
         for (m in text.warnings) warn?.invoke(m)
         val spans = Chunking.wordSpans(text.phonemes, text.words)
-        return synthesizePieces(Chunking.splitFirst(Chunking.splitPhonemes(text.phonemes, spans, backend.maxPhonemes), firstChunk),
-                                pack, speed, seed)
+        val pieces = Chunking.splitPhonemes(text.phonemes, spans, backend.maxPhonemes, text.breaks, text.rates)
+        return synthesizePieces(Chunking.splitFirst(pieces, firstChunk), pack, speed, seed)
     }
 
     fun streamPhonemes(phonemes: String, voice: String = "af_heart", speed: Double = 1.0, seed: Long = 0,
                        firstChunk: Int? = null): Sequence<Chunk> {
+        checkSpeed(speed)
         val pack = voice(voice)
         val spans = Regex("\\S+").findAll(phonemes).map { Span(it.range.first, it.range.last + 1, it.value) }.toList()
         return synthesizePieces(Chunking.splitFirst(Chunking.splitPhonemes(phonemes, spans, backend.maxPhonemes), firstChunk),
@@ -220,15 +262,25 @@ class Kokoro(val backend: Backend, val voices: VoiceLibrary, val frontEnd: G2p? 
         var cutBefore = false // the previous chunk ended inside a sentence
         while (queue.isNotEmpty()) {
             val piece = queue.removeAt(0)
+            if (piece.phonemes.isEmpty()) { // a pause asked for before any word: silence only
+                val silence = FloatArray((piece.pause * Buckets.SAMPLE_RATE).toInt())
+                yield(Chunk(index, "", "", silence, clock, emptyList()))
+                clock += silence.size.toDouble() / Buckets.SAMPLE_RATE
+                index++
+                cutBefore = true
+                continue
+            }
             val out = try {
-                backend.synthesize(piece.phonemes, pack, speed, seed + index)
+                backend.synthesize(piece.phonemes, pack, speed * piece.rate, seed + index)
             } catch (e: ChunkTooLong) {
                 val halves = Chunking.splitLong(piece.phonemes, 0, piece.phonemes.length, Math.max(piece.phonemes.length / 2, 1), piece.words)
                 halves.last().pause = piece.pause
+                halves.last().trimAfter = piece.trimAfter
+                for (half in halves) half.rate = piece.rate
                 queue.addAll(0, halves)
                 continue
             }
-            val cutAfter = piece.pause < PAUSE_AFTER_SENTENCE
+            val cutAfter = piece.trimAfter
             val (trimmed, lead) = Chunking.trimCut(out.audio, out.durations[0], cutBefore, cutAfter)
             val audio = Chunking.fadeEdges(trimmed)
             val frames = IntArray(out.durations.size + 1).also { for (i in out.durations.indices) it[i + 1] = it[i] + out.durations[i] }
@@ -249,13 +301,11 @@ class Kokoro(val backend: Backend, val voices: VoiceLibrary, val frontEnd: G2p? 
     }
 
     companion object {
-        fun checkLang(lang: String) {
-            if (lang !in LANGS) throw KokoroError("Unknown language '$lang'.",
-                "Use lang 'a' (American English) or 'b' (British English): this front-end speaks English.")
-        }
+        /** The language to read text in: `lang` (a code or name) if given, else the voice's own. */
+        fun checkLanguage(lang: String?, voice: String): Language = Languages.resolve(lang, voice)
 
         fun checkSpeed(speed: Double) {
-            if (!(speed >= 0.5 && speed <= 2.0)) throw KokoroError("Speed $speed is out of range.", "Use a speed between 0.5 and 2.0.")
+            if (!(speed >= SPEED_MIN && speed <= SPEED_MAX)) throw KokoroError("Speed $speed is out of range.", "Use a speed between $SPEED_MIN and $SPEED_MAX.")
         }
     }
 }

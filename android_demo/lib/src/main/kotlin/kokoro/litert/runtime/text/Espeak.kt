@@ -1,16 +1,26 @@
 package kokoro.litert.runtime.text
 
 /**
- * espeak-ng for words outside the lexicon (twin of `runtime/text/espeak.py`): the host supplies
- * espeak-ng's raw IPA (`EspeakEngine`: on the desktop JVM `kokoro.litert.desktop.EspeakJna`, the same
- * libespeak-ng.so and data the Python runtime loads from the espeakng-loader wheel), and `toKokoro`
- * maps it into Kokoro's symbols exactly as the Python twin does.
+ * espeak-ng for English words outside the lexicon and for the espeak languages (twin of
+ * `runtime/text/espeak.py`): the host supplies espeak-ng's IPA (`EspeakEngine`: on the desktop JVM
+ * `kokoro.litert.desktop.EspeakJna`, the same libespeak-ng.so and data the Python runtime loads from
+ * the espeakng-loader wheel); `toKokoro` maps English IPA into Kokoro's symbols exactly as the Python
+ * twin does, and `EspeakG2p` reads the espeak languages.
  */
 class EspeakUnavailable(message: String) : RuntimeException(message)
 
 interface EspeakEngine {
-    /** espeak-ng's IPA for text (clauses joined by spaces), ties marked with '^'. Throws EspeakUnavailable. */
+    /** espeak-ng's IPA for text (clauses joined by spaces), ties marked with '^', in English's voice
+     * for `lang` ("a" or "b", `Espeak.VOICES`). Throws EspeakUnavailable. */
     fun rawIpa(text: String, lang: String): String
+
+    /** espeak-ng's IPA for text read as `language` (an espeak tag: "es", "pt-br"), in the first voice
+     * espeak_ListVoices gives whose first language is that tag ("es" -> "roa/es"), as upstream's
+     * phonemizer picks it: the clauses joined by spaces, the letters of one phoneme tied by U+0361
+     * (`Espeak.IPA_TIE`). The TextToPhonemes loop runs until espeak sets the text pointer to NULL:
+     * an empty remainder can still hold a buffered clause (after a danda, say), which would
+     * otherwise leak into the next call. Throws EspeakUnavailable. */
+    fun tiedIpa(text: String, language: String): String
 }
 
 object Espeak {
@@ -18,6 +28,10 @@ object Espeak {
     /** espeak_TextToPhonemes phoneme mode: IPA (bit 1), a tie between letters of one phoneme (bit 7, char in bits 8-23). */
     val PHONEME_MODE = 0x02 or 0x80 or ('^'.toInt() shl 8)
     val VOICES = mapOf("a" to "en-us", "b" to "en")
+    /** espeak's own tie character, what upstream's phonemizer asks for (EspeakG2p rewrites it). */
+    const val IPA_TIE = "\u0361"
+    /** tiedIpa's phoneme mode: IPA, ties marked with IPA_TIE. */
+    val TIED_PHONEME_MODE = 0x02 or 0x80 or (0x0361 shl 8)
 
     private val COMMON: List<Pair<String, String>> = listOf(
         "a^ɪ" to "I", "a^ʊ" to "W", "e^ɪ" to "A", "ɔ^ɪ" to "Y", "d^ʒ" to "ʤ", "t^ʃ" to "ʧ",

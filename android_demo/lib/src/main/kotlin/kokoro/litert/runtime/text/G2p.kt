@@ -1,5 +1,7 @@
 package kokoro.litert.runtime.text
 
+import kokoro.litert.util.PyText
+
 /**
  * English G2P: normalized text -> Kokoro phonemes, word by word (twin of `runtime/text/g2p.py`;
  * same tokenizer, the same right-to-left resolution with the next word's first sound as context,
@@ -15,7 +17,32 @@ package kokoro.litert.runtime.text
  */
 enum class Fallback { ESPEAK, SPELL }
 
-class PhonemizeResult(val normalized: String, val phonemes: String, val words: List<G2p.Word>, val warnings: List<String>)
+/** What a front-end returns (g2p.py `PhonemizeResult`). */
+class PhonemizeResult(
+    /** The text after normalization (numbers, symbols and abbreviations spelled out). */
+    val normalized: String,
+    /** Kokoro phoneme string: words separated by single spaces, punctuation attached. */
+    val phonemes: String,
+    /** Per spoken word and punctuation mark, in order. */
+    val words: List<G2p.Word>,
+    /** Everything skipped, unreadable or cut (never dropped silently). */
+    val warnings: List<String>,
+    /** Where a chunk must end although no mark in `phonemes` shows it (Hindi's danda; a pause asked for). */
+    val breaks: List<Break> = emptyList(),
+    /** Stretches of `phonemes` spoken faster or slower than the call's speed. */
+    val rates: List<Rate> = emptyList()
+)
+
+/** A place where a chunk ends although no mark in the phonemes shows it (g2p.py `Break`). */
+data class Break(
+    /** Offset in `PhonemizeResult.phonemes`. */
+    val at: Int,
+    /** Seconds of silence inserted there; null: a sentence end, with the usual pause after a sentence. */
+    val pause: Double? = null
+)
+
+/** A stretch of phonemes spoken at `factor` times the call's speed (breaks bound it). */
+data class Rate(val start: Int, val end: Int, val factor: Double)
 
 class G2p(private val lexicons: Map<String, Lexicon>, private val espeak: EspeakEngine? = null,
           val fallback: Fallback = Fallback.ESPEAK) {
@@ -25,6 +52,13 @@ class G2p(private val lexicons: Map<String, Lexicon>, private val espeak: Espeak
 
     private class Token(val kind: String, val text: String, val spaceBefore: Boolean, val start: Int, val end: Int) {
         var phonemes: String? = null
+        /** The source text the token came from (its `Word.text`). */
+        var source: String = text
+        var rate = 1.0
+        /** A stress change asked for in the markup (`[word](-1)`). */
+        var stress: Double? = null
+        /** A "pause" token's seconds (null: a sentence end). */
+        var pause: Double? = null
     }
 
     companion object {
@@ -99,7 +133,8 @@ class G2p(private val lexicons: Map<String, Lexicon>, private val espeak: Espeak
             return parts.joinToString("")
         }
 
-        private fun dedupe(warnings: List<String>): List<String> {
+        /** Repeated warnings once, with a count (g2p.py `dedupe_warnings`). */
+        fun dedupe(warnings: List<String>): List<String> {
             val counts = LinkedHashMap<String, Int>()
             for (w in warnings) counts[w] = (counts[w] ?: 0) + 1
             return counts.map { (w, n) -> if (n == 1) w else "$w (x$n)" }
@@ -256,12 +291,50 @@ class G2p(private val lexicons: Map<String, Lexicon>, private val espeak: Espeak
     }
 
     /** Normalize English text and convert it to Kokoro phonemes (g2p.py `phonemize`). */
-    fun phonemize(text: String, lang: String = "a"): PhonemizeResult {
+    fun phonemize(text: String, lang: String = "a"): PhonemizeResult = phonemizeSegments(listOf(TextSegment(text)), lang)
+
+    /** (normalized text, tokens) of one text segment, each token naming its source text (g2p.py `_text_tokens`). */
+    private fun textTokens(segment: TextSegment, lang: String, warnings: MutableList<String>): Pair<String, List<Token>> {
+        val spanned = Normalize.normalizeSpans(segment.text, lang)
+        val tokens = tokenize(spanned.s, warnings)
+        for (tk in tokens) {
+            tk.source = segment.source ?: spanned.sourceSpan(tk.start, tk.end).let { (a, b) ->
+                PyText.strip(segment.text.substring(a, b)).ifEmpty { tk.text }
+            }
+            tk.rate = segment.rate
+        }
+        return Pair(spanned.s, tokens)
+    }
+
+    /**
+     * `phonemize` for text cut into segments (g2p.py `phonemize_segments`): words with given phonemes
+     * and pauses take part in the context rules like any word or pause ("the" before a given vowel is
+     * "ði"; a word before a pause is phrase-final). One text segment gives exactly `phonemize`.
+     */
+    fun phonemizeSegments(segments: List<Segment>, lang: String = "a"): PhonemizeResult {
         require(lang in LANGS) { "unsupported lang '$lang': this front-end speaks English only; use lang='a' (American) or lang='b' (British)" }
         val warnings = ArrayList<String>()
-        val spanned = Normalize.normalizeSpans(text, lang)
-        val normalized = spanned.s
-        val tokens = tokenize(normalized, warnings)
+        val normalized = ArrayList<String>()
+        val tokens = ArrayList<Token>()
+        for (seg in segments) {
+            when (seg) {
+                is TextSegment -> textTokens(seg, lang, warnings).let { (norm, t) -> normalized.add(norm); tokens.addAll(t) }
+                is Stressed -> textTokens(TextSegment(seg.text, rate = seg.rate), lang, warnings).let { (norm, t) ->
+                    normalized.add(norm)
+                    for (tk in t) if (tk.kind == "word") tk.stress = seg.stress
+                    tokens.addAll(t)
+                }
+                is Fixed -> {
+                    normalized.add(seg.text)
+                    tokens.add(Token("fixed", seg.text, true, 0, 0).also {
+                        it.phonemes = seg.phonemes
+                        it.source = seg.source ?: seg.text
+                        it.rate = seg.rate
+                    })
+                }
+                is Pause -> tokens.add(Token("pause", "", true, 0, 0).also { it.pause = seg.seconds })
+            }
+        }
         val late = ArrayList<String>() // warnings raised while resolving right to left; reversed below
         val res = Resolver(lang, late, capsText(tokens))
 
@@ -271,6 +344,10 @@ class G2p(private val lexicons: Map<String, Lexicon>, private val espeak: Espeak
         for (i in tokens.indices.reversed()) {
             val tk = tokens[i]
             val prev = if (i > 0) tokens[i - 1] else null
+            if (tk.kind == "pause") {
+                nxt = null; nxtKnown = false; nextText = null
+                continue
+            }
             if (tk.kind == "punct") {
                 tk.phonemes = tk.text
                 if (tk.text.length == 1 && tk.text[0] in PAUSES) { nxt = null; nxtKnown = false }
@@ -278,6 +355,7 @@ class G2p(private val lexicons: Map<String, Lexicon>, private val espeak: Espeak
                 continue
             }
             when (tk.kind) {
+                "fixed" -> {}
                 "initialism" -> tk.phonemes = res.lex.spell(tk.text) ?: res.fallback(tk.text)
                 "digits" -> tk.phonemes = Numbers.digits(tk.text).split(" ").filter { it.isNotEmpty() }
                     .joinToString(" ") { res.word(it, null, false) ?: "" }
@@ -287,7 +365,7 @@ class G2p(private val lexicons: Map<String, Lexicon>, private val espeak: Espeak
                         val prevWord = if (prev != null && prev.kind == "word") prev.text else null
                         ps = res.word(tk.text, res.tagFor(tk.text, prevWord, nextText), !nxtKnown)
                     }
-                    tk.phonemes = ps
+                    tk.phonemes = if (tk.stress != null) applyStress(ps, tk.stress) else ps
                 }
             }
             if (tk.phonemes.isNullOrEmpty()) {
@@ -303,20 +381,28 @@ class G2p(private val lexicons: Map<String, Lexicon>, private val espeak: Espeak
 
         val out = StringBuilder()
         val words = ArrayList<Word>()
+        val breaks = ArrayList<Pair<Int, Double?>>()
+        val rates = ArrayList<Rate>()
         var glueNext = false
         for (tk in tokens) {
+            if (tk.kind == "pause") { breaks.add(Pair(out.length, tk.pause)); continue }
             var ps = tk.phonemes ?: continue
             if (tk.kind != "punct") for ((old, new) in FLAP_REWRITES) ps = ps.replace(old, new)
-            val (a, b) = spanned.sourceSpan(tk.start, tk.end)
-            val source = text.substring(a, b).trim()
-            words.add(Word(if (source.isNotEmpty()) source else tk.text, ps, tk.text))
+            words.add(Word(tk.source, ps, tk.text))
             var attach = (tk.kind == "punct" && tk.text !in OPENING && tk.text != "—") || glueNext || out.isEmpty()
             if (tk.kind == "punct" && tk.text == "—") attach = !tk.spaceBefore && out.isNotEmpty()
-            out.append(if (attach) ps else " $ps")
+            val piece = if (attach) ps else " $ps"
+            if (tk.rate != 1.0) rates.add(Rate(out.length + piece.length - ps.length, out.length + piece.length, tk.rate))
+            out.append(piece)
             glueNext = tk.kind == "punct" && tk.text in OPENING
         }
-        val phonemes = out.toString().trim()
+        val raw = out.toString()
+        val phonemes = PyText.strip(raw)
+        val lead = raw.length - PyText.lstrip(raw).length
         warnings.addAll(late.reversed())
-        return PhonemizeResult(normalized, phonemes, words, dedupe(warnings))
+        if (breaks.isEmpty() && rates.isEmpty()) return PhonemizeResult(normalized.joinToString(" "), phonemes, words, dedupe(warnings))
+        val (settled, stretches) = Markup.settle(phonemes, breaks.map { Pair(it.first - lead, it.second) },
+                                                 rates.map { Rate(it.start - lead, it.end - lead, it.factor) })
+        return PhonemizeResult(normalized.joinToString(" "), phonemes, words, dedupe(warnings), settled, stretches)
     }
 }
