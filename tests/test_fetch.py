@@ -139,5 +139,5 @@ def test_wrong_sha256_is_refused_and_leaves_nothing(tmp_path, monkeypatch):
 
 def test_voices_lists_all_54(cache_dir, capsys):
     assert main(["voices", "--cache-dir", str(cache_dir)]) == 0
-    names = capsys.readouterr().out.split()
+    names = [line.split("\t")[0] for line in capsys.readouterr().out.splitlines()]
     assert len(names) == 54 and {"af_heart", "af_bella", "am_michael", "bf_emma", "bm_george"} <= set(names)
