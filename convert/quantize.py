@@ -21,16 +21,17 @@ every error in it, so float16 weights there decorrelate the waveform (the old fl
 correlation, kept everything F0 sees float32); but the curve itself moves by a fraction of a cent,
 far below the ~5 cents anyone can hear (the yardstick compares the predicted curves directly).
 
-    int8 (the default: `RECIPES["int8"]`, measured by tests/benchmarks/precision_sweep.py, whose
-    table is in the README)
+    int8 (the default: `RECIPES["int8"]`; each group's cost measured by tests/benchmarks/precision_sweep.py,
+    the result by tests/benchmarks/yardstick.py, figures in tests/benchmarks/RESULTS.md)
     stage      int8                                  float16                         float32
     predictor  the text encoder (its convs and       ALBERT, the duration encoder    the embeddings
-               LSTM input projections), ALBERT's     and duration LSTMs, every
-               fully-connected layers                LSTM's recurrent weights
-    prosody    the N branch (convs, style affines)   the shared LSTM, the F0 branch  -
-    vocoder    the decoder's convs, the generator's  -                               conv_post, noise
-               upsamplers and residual convs, every                                  convs, F0_conv,
-               AdaIN's style affine                                                   N_conv, asr_res
+               LSTM input projections)               and duration LSTMs, every
+                                                     LSTM's recurrent weights
+    prosody    the N branch (convs, style affines)   -                               the shared LSTM,
+                                                                                     the F0 branch
+    vocoder    the decoder's convs, the generator's  the residual blocks at the      conv_post, noise
+               upsamplers and other residual convs,  output rate                     convs, F0_conv,
+               every AdaIN's style affine                                            N_conv, asr_res
 
     fp16  every weight of the predictor and the vocoder float16 (computed in float32 on CPUs),
           prosody fp32 (its own file would be a third copy of a small graph). Half the file, not

@@ -111,6 +111,7 @@ DEFAULT = {
 PREDICTOR_ALBERT_INT8 = (*DEFAULT["predictor"][:3], R("bert.embeddings.*", "fp32"), R("bert.*", "int8"), R("*", "fp16"))
 VARIANTS.update({
     "default": DEFAULT,
+    "default-vocoder-int8": {**DEFAULT, "vocoder": VARIANTS["voc-int8"]["vocoder"]},
     "default-prosody-fp16": {**DEFAULT, "prosody": (R("N.*", "int8"), R("*", "fp16"))},
     "default-prosody-fp16-albert-int8": {**DEFAULT, "prosody": (R("N.*", "int8"), R("*", "fp16")),
                                          "predictor": PREDICTOR_ALBERT_INT8},
