@@ -90,7 +90,7 @@ def verify_stage(stage: str, module, ladder: Ladder, path: Path, only: tuple[str
     import numpy as np
     import torch
     from ai_edge_litert.compiled_model import CompiledModel
-    from kokoro_litert.runtime.runner import StageRunner
+    from kokoro_litert.runtime.runner import StageRunner, litert_environment
 
     expected = {} if expected is None else expected
     errors = {}
@@ -103,7 +103,7 @@ def verify_stage(stage: str, module, ladder: Ladder, path: Path, only: tuple[str
             if name not in expected:
                 with torch.no_grad():
                     expected[name] = {k: v.numpy() for k, v in module(**kwargs).items()}
-            model = CompiledModel.from_file(str(path), options=options)
+            model = CompiledModel.from_file(str(path), options=options, environment=litert_environment())
             index = model.get_signature_index(name)
             order = model.get_signature_list()[name]
             inputs, outputs = model.create_input_buffers(index), model.create_output_buffers(index)

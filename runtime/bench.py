@@ -133,12 +133,12 @@ def run_load(bundles: str, threads: int | None, precision: str | None) -> dict:
     out = {"precision": backend.precision, "base_rss_mb": round(base, 1), "stages": {}, "signatures": {}}
     import numpy as np
 
-    from .runner import _environment
+    from .runner import litert_environment
 
     t0 = time.perf_counter()
     from ai_edge_litert.compiled_model import CompiledModel  # noqa: F401  LiteRT's native library
 
-    _environment()  # LiteRT's once-per-process set-up, timed apart from any stage
+    litert_environment()  # LiteRT's once-per-process set-up, timed apart from any stage
     out["environment_s"] = round(time.perf_counter() - t0, 4)
 
     rng = np.random.default_rng(0)

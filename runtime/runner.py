@@ -43,6 +43,7 @@ import re
 import sys
 import tempfile
 import threading
+import warnings
 import weakref
 import zlib
 from pathlib import Path
@@ -81,8 +82,9 @@ _GPU_ADAPTER: str | None = None  # what Dawn selected, from the log of the proce
 _RUNNERS: weakref.WeakSet[StageRunner] = weakref.WeakSet()
 
 
-def _environment():
-    """One LiteRT environment for every model of the process (created quietly, once)."""
+def litert_environment():
+    """One LiteRT environment for every model of the process (created quietly, once; released quietly
+    at exit)."""
     global _ENVIRONMENT
     if _ENVIRONMENT is None:
         from ai_edge_litert.environment import Environment
@@ -122,7 +124,10 @@ def _drop_teardown_lines() -> None:
     with contextlib.suppress(OSError, AttributeError):
         sys.stderr.flush()
         read_end, write_end = os.pipe()
-        if os.fork() == 0:  # the child: plain reads and writes only, then _exit
+        with warnings.catch_warnings():  # fork-with-threads warnings (Python 3.12, JAX): the child
+            warnings.simplefilter("ignore")  # takes no lock, it only reads, writes and exits
+            child = os.fork()
+        if child == 0:  # the child: plain reads and writes only, then _exit
             os.close(write_end)
             pending = b""
             try:
@@ -566,7 +571,7 @@ class StageRunner:
         reason = None
         with capture_native_logs(_GPU_NOISE, stdout=True) as lines:
             try:
-                model = CompiledModel.from_file(str(path), environment=_environment(),
+                model = CompiledModel.from_file(str(path), environment=litert_environment(),
                                                 options=self.gpu_options(self.threads, float32))
             except RuntimeError as e:
                 model, reason = None, " ".join(str(e).split())[:160]
@@ -616,7 +621,7 @@ class StageRunner:
                     model = self._create_on_gpu(stage, signature)
                 if model is None:
                     cache_path, tmp = self.weight_cache.open(file_name) if self.weight_cache else ("", None)
-                    environment = _environment()
+                    environment = litert_environment()
                     with quiet_native_logs():
                         model = CompiledModel.from_file(str(self.folder / file_name), environment=environment,
                                                         options=self.options(self.threads, cache_path))
