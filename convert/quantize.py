@@ -52,6 +52,7 @@ however many signatures share the weight.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import hashlib
 import time
 from collections import Counter
@@ -163,18 +164,30 @@ def _folded_match(weight: np.ndarray, candidates: list[tuple[str, np.ndarray]]) 
     return None
 
 
+@functools.cache
+def _builtin_names() -> dict[int, str]:
+    from ai_edge_litert import schema_py_generated as schema
+
+    return {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+
+
+def op_name(model, op) -> str:
+    """The builtin name ("CONV_2D", ...) of an OperatorT of a ModelT (flatbuffer_utils.opcode_to_name,
+    without its scan of every name per call: the vocoder graph has ~20,000 ops)."""
+    code = model.operatorCodes[op.opcodeIndex]
+    return _builtin_names()[max(code.builtinCode, code.deprecatedBuiltinCode)]
+
+
 def find_weights(model, module) -> dict[int, Weight]:
     """{buffer index: Weight} for every constant float32 weight of a ModelT (all subgraphs), each
     traced to the `module` parameter it was lowered from."""
     from ai_edge_litert import schema_py_generated as schema
 
-    op_names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
     weights: dict[int, Weight] = {}
     reads = Counter()  # buffer -> reads of any kind
     for g, graph in enumerate(model.subgraphs):
         for i, op in enumerate(graph.operators):
-            code = model.operatorCodes[op.opcodeIndex]
-            name = op_names[max(code.builtinCode, code.deprecatedBuiltinCode)]
+            name = op_name(model, op)
             k = WEIGHT_INPUTS.get(name)
             for j, t in enumerate(op.inputs):
                 if t < 0:
@@ -318,14 +331,10 @@ def write_weights(src: Path, dst: Path, plan: dict[int, str], model=None) -> Cou
 
 def _op_output_names(model, buffers: set[int]) -> list[str]:
     """Output tensor names of the ops reading one of `buffers` as their weight."""
-    from ai_edge_litert import schema_py_generated as schema
-
     names = []
-    fc = schema.BuiltinOperator.FULLY_CONNECTED
     for graph in model.subgraphs:
         for op in graph.operators:
-            code = model.operatorCodes[op.opcodeIndex]
-            if max(code.builtinCode, code.deprecatedBuiltinCode) == fc and len(op.inputs) > 1 \
+            if op_name(model, op) == "FULLY_CONNECTED" and len(op.inputs) > 1 \
                     and op.inputs[1] >= 0 and graph.tensors[op.inputs[1]].buffer in buffers:
                 name = graph.tensors[op.outputs[0]].name
                 names.append(name.decode() if isinstance(name, bytes) else name)

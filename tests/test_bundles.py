@@ -198,15 +198,11 @@ def _converted(module):
 def _weight_reads(model):
     """[(subgraph, op index in the fp32 graph's numbering, op name, weight tensor)] of a ModelT,
     leading DEQUANTIZE ops (the float16 precision's) left out of the numbering."""
-    from ai_edge_litert import schema_py_generated as schema
+    from kokoro_litert.convert.quantize import WEIGHT_INPUTS, op_name
 
-    from kokoro_litert.convert.quantize import WEIGHT_INPUTS
-
-    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
     reads = []
     for g, graph in enumerate(model.subgraphs):
-        ops = [names[max(model.operatorCodes[op.opcodeIndex].builtinCode,
-                         model.operatorCodes[op.opcodeIndex].deprecatedBuiltinCode)] for op in graph.operators]
+        ops = [op_name(model, op) for op in graph.operators]
         lead = next((i for i, name in enumerate(ops) if name != "DEQUANTIZE"), len(ops))
         made_by = {op.outputs[0]: op for op in graph.operators[:lead]}
         for i, (op, name) in enumerate(zip(graph.operators[lead:], ops[lead:])):
@@ -357,10 +353,10 @@ def test_fp16_is_the_fp32_graph_with_float16_weights(bundle_dir):
 
     from kokoro_litert.buckets.manifest import Manifest
     from kokoro_litert.convert.quantize import WEIGHT_INPUTS as FLOAT16_WEIGHT_INPUTS
+    from kokoro_litert.convert.quantize import op_name
 
     manifest = Manifest.load(bundle_dir)
     fp32, fp16 = manifest.files_for("fp32"), manifest.files_for("fp16")
-    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
 
     def weights(path, dtype):
         """(op, its weight as float16) per weight input of a FLOAT16_WEIGHT_INPUTS op, in graph order."""
@@ -369,8 +365,7 @@ def test_fp16_is_the_fp32_graph_with_float16_weights(bundle_dir):
         for graph in model.subgraphs:
             made_by = {op.outputs[0]: op for op in graph.operators}
             for op in graph.operators:
-                code = model.operatorCodes[op.opcodeIndex]
-                name = names[max(code.builtinCode, code.deprecatedBuiltinCode)]
+                name = op_name(model, op)
                 if name not in FLOAT16_WEIGHT_INPUTS:
                     continue
                 index = op.inputs[FLOAT16_WEIGHT_INPUTS[name]]
