@@ -209,7 +209,7 @@ class _HeavyPhase:
 
     def release(self) -> None:
         if self.held:
-            _return_freed_memory()
+            _trim_heap()
             if self.lock is not None:
                 self.lock.release()
         self.held = False
@@ -224,7 +224,7 @@ class _HeavyPhase:
 _HEAVY = _HeavyPhase()
 
 
-def _return_freed_memory() -> None:
+def _trim_heap() -> None:
     """Collect garbage and hand freed heap pages back to the OS (glibc keeps ~0.5 GB of a freed
     checkpoint otherwise, counted in the worker's RSS for the rest of its life)."""
     import ctypes
@@ -273,7 +273,7 @@ _MODULE: dict[str, object] = {}
 def _stage_module(weights_dir: str, stage: str, log):
     if stage not in _MODULE:
         _MODULE.clear()
-        _return_freed_memory()
+        _trim_heap()
         log(f"{stage}: building from the checkpoint")
         with _HEAVY:
             _MODULE[stage] = _build_stage(Path(weights_dir), stage)

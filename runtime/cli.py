@@ -19,6 +19,7 @@ from pathlib import Path
 
 from .cache import cache_root
 from .errors import KokoroError
+from .gpu import ACCELERATORS
 
 
 def _log(msg: str) -> None:
@@ -94,6 +95,12 @@ def _user_lexicon(args):
 def _add_lexicon_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lexicon", type=Path, help="your pronunciations: a TSV of word<TAB>phonemes (or "
                    "lang<TAB>word<TAB>phonemes) in Kokoro's alphabet; they win over the built-in ones")
+
+
+def _add_accelerator_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--accelerator", choices=ACCELERATORS, default="cpu",
+                   help="gpu: the vocoder on LiteRT's GPU accelerator, the rest on the CPU (falls back to the "
+                        "CPU, with one warning, where no GPU can be created). Default: %(default)s")
 
 
 def _add_fallback_arg(p: argparse.ArgumentParser) -> None:
@@ -190,7 +197,7 @@ def _bundles_dir(cache: Path, buckets: str | None = None, jobs: int | None = Non
 
 
 def _default_jobs() -> int:
-    return 1  # one worker: conversion peaks at ~3 GB; --jobs 2 is faster on 2+ cores but needs ~5 GB
+    return 1  # one worker: measured 4.7 GB peak in it, 6.3 GB over all processes; --jobs 2 is faster, and larger
 
 
 def torch_reference(cache: Path, threads: int | None = None):
@@ -384,7 +391,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help="output folder (default: the cache's bundles/<key>)")
     p.add_argument("--buckets", help="TOKENSxFRAMES,...;VOCODER_FRAMES,... "
                    "(default: 32x128,64x256,128x512;48,64,96,128,160,192,256,320,384,512)")
-    p.add_argument("--jobs", type=int, default=None, help="worker processes: 1 (default, ~3 GB peak) or 2 (faster, ~5 GB)")
+    p.add_argument("--jobs", type=int, default=None, help="worker processes: 1 (default; about 5 GB at the peak) or 2 (faster, more memory)")
     p.set_defaults(func=cmd_convert)
 
     p = sub.add_parser("export", help="write a folder to deploy: one precision, the chosen voices, their lexicons")
@@ -432,9 +439,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--precision", default=None,
                    help="a precision the bundle folder has, e.g. int8 (fast) or fp32 (closest to PyTorch); "
                         "default: the folder's default")
-    p.add_argument("--accelerator", choices=["cpu", "gpu"], default="cpu",
-                   help="gpu: the vocoder on LiteRT's GPU accelerator, the rest on the CPU (falls back to the "
-                        "CPU, with one warning, where no GPU can be created). Default: %(default)s")
+    _add_accelerator_arg(p)
     p.add_argument("--timestamps", type=Path, help="write word start/end times (JSON) here")
     p.add_argument("--stream", action="store_true",
                    help="log one line per chunk as it goes out; text on a pipe is read as it arrives and each "
@@ -470,9 +475,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--queue", type=int, default=8, help="requests waiting for synthesis before 503 (default: %(default)s)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")
     p.add_argument("--precision", default=None, help="a precision the bundle folder has (default: its default)")
-    p.add_argument("--accelerator", choices=["cpu", "gpu"], default="cpu",
-                   help="gpu: the vocoder on LiteRT's GPU accelerator, the rest on the CPU (falls back to the "
-                        "CPU, with one warning, where no GPU can be created). Default: %(default)s")
+    _add_accelerator_arg(p)
     _add_lexicon_arg(p)
     p.set_defaults(func=cmd_serve)
     return parser

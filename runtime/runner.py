@@ -495,11 +495,7 @@ class StageRunner:
     @staticmethod
     def options(threads: int, cache_path: str = ""):
         """LiteRT CompiledModel options: CPU (XNNPACK) with these threads, flags and weight cache file."""
-        from ai_edge_litert.compiled_model import (
-            CpuOptions,
-            HardwareAccelerator,
-            Options,
-        )
+        from ai_edge_litert.compiled_model import CpuOptions, HardwareAccelerator, Options
 
         return Options(hardware_accelerators=HardwareAccelerator.CPU,
                        cpu_options=CpuOptions(num_threads=threads, xnnpack_flags=XNNPACK_FLAGS,
@@ -512,15 +508,10 @@ class StageRunner:
 
         GpuOptions(constant_tensor_sharing=True) would share weights between signatures; in
         ai-edge-litert 2.3.0 it crashes model creation (SIGSEGV, even on a one-op graph)."""
-        from ai_edge_litert.compiled_model import (
-            CpuOptions,
-            GpuOptions,
-            HardwareAccelerator,
-            Options,
-        )
+        from ai_edge_litert.compiled_model import GpuOptions, HardwareAccelerator, Options
 
         return Options(hardware_accelerators=HardwareAccelerator.GPU | HardwareAccelerator.CPU,
-                       cpu_options=CpuOptions(num_threads=threads, xnnpack_flags=XNNPACK_FLAGS),
+                       cpu_options=StageRunner.options(threads).cpu_options,
                        gpu_options=GpuOptions(enforce_f32=float32))
 
     @property
