@@ -98,17 +98,14 @@ VARIANTS: dict[str, dict[str, tuple[Rule, ...]]] = {
 }
 
 
-# --- the shipped default (convert/quantize.py default_rules, written out for Kokoro-82M's vocoder: two
-# upsampling stages of three residual blocks) and candidates smaller than it, all three stages each
-DEFAULT = {
-    "predictor": (R("text_encoder.embedding.*", "fp32"), R("text_encoder.*_hh_*", "fp16"), R("text_encoder.*", "int8"),
-                  R("bert.embeddings.*", "fp32"), R("*", "fp16")),
-    "prosody": (R("N.*", "int8"),),
-    "vocoder": (R("decoder.F0_conv.*", "fp32"), R("decoder.N_conv.*", "fp32"), R("decoder.asr_res.*", "fp32"),
-                R("decoder.*", "int8"), R("generator.noise_convs.*", "fp32"), R("generator.conv_post.*", "fp32"),
-                *(R(f"generator.resblocks.{i}.*", "fp16") for i in (3, 4, 5)), R("generator.*", "int8")),
-}
-PREDICTOR_ALBERT_INT8 = (*DEFAULT["predictor"][:3], R("bert.embeddings.*", "fp32"), R("bert.*", "int8"), R("*", "fp16"))
+# --- the shipped default (convert/quantize.py RECIPES["int8"], read from there) and candidates smaller
+# than it, all three stages each
+SHIPPED = None
+"""A stage's rules in a variant: the shipped default's for that stage."""
+DEFAULT = {"predictor": SHIPPED, "prosody": SHIPPED, "vocoder": SHIPPED}
+PREDICTOR_ALBERT_INT8 = (R("text_encoder.embedding.*", "fp32"), R("text_encoder.*_hh_*", "fp16"),
+                         R("text_encoder.*", "int8"), R("bert.embeddings.*", "fp32"), R("bert.*", "int8"),
+                         R("*", "fp16"))
 VARIANTS.update({
     "default": DEFAULT,
     "default-vocoder-int8": {**DEFAULT, "vocoder": VARIANTS["voc-int8"]["vocoder"]},
@@ -181,7 +178,7 @@ def _mcd(audio: np.ndarray, reference_cepstra: np.ndarray) -> float:
 # --- a variant's files -------------------------------------------------------------------------------
 
 
-def write_variant(name: str, rules: dict[str, tuple[Rule, ...]], base: Path, folder: Path, modules, log) -> dict:
+def write_variant(name: str, rules: dict[str, tuple[Rule, ...] | None], base: Path, folder: Path, modules, log) -> dict:
     """Write the variant's stage files into the sweep folder and list them as precision `name` in its
     manifest; return {stage: bytes} of the files it wrote."""
     from ai_edge_litert.tools import flatbuffer_utils
@@ -200,6 +197,8 @@ def write_variant(name: str, rules: dict[str, tuple[Rule, ...]], base: Path, fol
         src = base / fp32[stage]
         model = flatbuffer_utils.read_model(str(src))
         weights = quantize.find_weights(model, modules(stage))
+        if stage_rules is SHIPPED:
+            stage_rules = quantize.RECIPES["int8"](stage, modules(stage))
         plan = _plan(stage_rules, weights)
         out = folder / f"{stage}.{name}.tflite"
         counts = quantize.write_weights(src, out, plan, model)
