@@ -10,7 +10,9 @@ same bundle folder, same arguments and seed:
 - `say` with TEXT: same word timestamps (same rounded durations) and audio length, spectrogram
   correlation per precision (THRESHOLDS);
 - per stage on identical inputs (this host's recorded inputs replayed on ARM): predictor and
-  prosody outputs within STAGE_TOLERANCES.
+  prosody outputs within STAGE_TOLERANCES;
+- int8 (the default) judged as the fidelity yardstick judges a precision: same durations, the
+  predicted F0 within F0_CENTS, and as close to fp32 as x86's int8 is.
 
 CPU models: cortex-a72 (Raspberry Pi 4: NEON only) and cortex-a76 (Pi 5: dot product, fp16), so
 XNNPACK's two kernel families are both exercised: the Pi 4 model runs `say` and the fp32 stages,
@@ -39,6 +41,9 @@ HERE = Path(__file__).resolve().parent / "aarch64"
 sys.path.insert(0, str(HERE))
 from compare import relative_error, spectrogram_correlation  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent / "benchmarks"))
+from yardstick import f0_rmse_cents  # noqa: E402
+
 pytestmark = [pytest.mark.real_weights, pytest.mark.slow]
 
 PI4, PI5 = "cortex-a72", "cortex-a76"
@@ -58,6 +63,10 @@ THREADS = "2"
 THRESHOLDS = {"fp32": 0.999, "int8": 0.999}
 INT8_FIDELITY_SLACK = 5e-4
 """|corr(ARM int8, x86 fp32) - corr(x86 int8, x86 fp32)| bound; measured <= 1.0e-4 on 2 sentences."""
+F0_CENTS = 5.0
+"""The yardstick's bar for a precision's predicted F0 (RMSE against the reference curve, per
+sentence here): about the least pitch difference a listener hears on a steady tone. ARM int8
+against x86 int8 on the same durations."""
 # Predictor and prosody on identical inputs, max |ARM - x86| / max |x86|. Measured on cortex-a72
 # in brackets: float reassociation only (the graphs have no approximations). The bounds are
 # tests/test_bundles.py's .tflite-vs-PyTorch tolerances, which already cover two kernel orders.
@@ -180,8 +189,13 @@ def test_int8_under_qemu_as_faithful_as_x86(qemu, bundle_dir, phonemes_file, tmp
         fidelity = {k: spectrogram_correlation(v, x86["fp32"][f"{i}/free/audio"]) for k, v in audio.items()}
         print(f"{cpu} int8 {PHONEMES[i]!r}: ARM vs x86 {cross:.6f}; vs x86 fp32: ARM {fidelity['arm']:.6f}, "
               f"x86 {fidelity['x86']:.6f}")
+        frames = 2 * int(x86["int8"][f"{i}/free/durations"].sum())  # F0 has two points per frame
+        f0 = {k: v[f"{i}/free/prosody/f0"].ravel()[:frames] for k, v in (("arm", arm), ("x86", x86["int8"]))}
+        cents = f0_rmse_cents(f0["arm"], f0["x86"])
+        print(f"{cpu} int8 {PHONEMES[i]!r}: predicted F0 ARM vs x86 {cents:.3f} cents RMSE")
         assert cross >= THRESHOLDS["int8"]
         assert abs(fidelity["arm"] - fidelity["x86"]) <= INT8_FIDELITY_SLACK
+        assert cents <= F0_CENTS
 
 
 def test_stock_wheel_on_pi4_dies_in_the_webgpu_accelerator(qemu, bundle_dir):

@@ -23,9 +23,11 @@ Real-weight layer (the converted Kokoro-82M bundle folder in the user cache):
   which changes with each conversion, and run to several MB per utterance).
 - `test_speak_matches_say`: `android_demo/speak --phonemes P --seed N` vs `kokoro-litert say
   --phonemes P --seed N` on 10 held-out phoneme strings: identical lengths, waveform correlation
-  >= 0.9999 with the fp32 vocoder; with the int8 one (the folder's default) >= 0.99, because its
+  >= 0.9999 with the fp32 vocoder. With the int8 one (the folder's default) the bar is the
+  yardstick's: identical lengths (same durations) and MCD between the two within MCD_INT8_DB; its
   dynamic activation quantization turns the hosts' float32 rounding differences into quantization
-  steps (see android_demo/README.md and LiteRtGoldenTest).
+  steps, which decorrelates waveforms without being heard (see android_demo/README.md and
+  LiteRtGoldenTest). The predicted F0 itself is compared exactly by PipelineGoldenTest above.
 - `test_speak_languages_on_real_bundles`: one sentence per espeak language, as above, on the real model.
 - `test_jvm_speaks_the_dev_set`: the JVM CLI speaks the dev sentences from text; Whisper tiny.en WER
   <= 3% (the dev set in one text file; $KOKORO_JVM_WER_SENTENCES trims it for a quick run).
@@ -53,7 +55,10 @@ SPEAK = DEMO / "speak"
 GOLDENS = REPO / "tests" / "golden" / "vectors"
 HELDOUT = 10  # the first 10 held-out sentences' phoneme strings (2 to ~25 words each)
 CORRELATION_FP32 = 0.9999  # the issue's acceptance bound
-CORRELATION_INT8 = 0.99  # see the module docstring
+MCD_INT8_DB = 0.6
+"""int8 (the default) is judged as the fidelity yardstick judges a precision, not by waveform
+correlation: two hosts running it may differ by at most the 0.6 dB MCD a precision may add to the
+model's seed-to-seed floor (tests/benchmarks/yardstick.py's MCD, same length so no time warp)."""
 WORDS_EQUAL = 0.98
 WER_MAX = 0.03
 ESPEAK_CODES = "efhip"
@@ -168,7 +173,7 @@ def _same_audio(jvm_args: list, py_args: list, bundles: Path, cache: Path, lexic
 @pytest.mark.real_weights
 @pytest.mark.parametrize("precision", ["fp32", "int8"])
 def test_speak_matches_say(jvm, bundle_dir, cache_dir, native, lexicon, tmp_path, precision):
-    correlations, seconds = [], {"jvm": 0.0, "python": 0.0}
+    correlations, mcds, seconds = [], [], {"jvm": 0.0, "python": 0.0}
     for i, s in enumerate(load_sentences("heldout")[:HELDOUT]):
         seed = 100 + i
         jvm_wav, py_wav = tmp_path / f"jvm{i}.wav", tmp_path / f"py{i}.wav"
@@ -185,11 +190,24 @@ def test_speak_matches_say(jvm, bundle_dir, cache_dir, native, lexicon, tmp_path
         a, b = read_wav(jvm_wav), read_wav(py_wav)
         assert a.size == b.size, f"{s.id}: {a.size} vs {b.size} samples"
         correlations.append(float(np.corrcoef(a, b)[0, 1]))
-    print(f"\n{precision}: correlation min {min(correlations):.7f}, mean {np.mean(correlations):.7f} over "
-          f"{len(correlations)} held-out strings; wall time (fresh process each) JVM {seconds['jvm']:.0f} s, "
-          f"Python {seconds['python']:.0f} s")
-    bound = CORRELATION_FP32 if precision == "fp32" else CORRELATION_INT8
-    assert min(correlations) >= bound, correlations
+        mcds.append(_mcd_same_length(a, b))
+    print(f"\n{precision}: correlation min {min(correlations):.7f}, mean {np.mean(correlations):.7f}; MCD worst "
+          f"{max(mcds):.3f} dB, mean {np.mean(mcds):.3f} over {len(correlations)} held-out strings; wall time "
+          f"(fresh process each) JVM {seconds['jvm']:.0f} s, Python {seconds['python']:.0f} s")
+    if precision == "fp32":
+        assert min(correlations) >= CORRELATION_FP32, correlations
+    else:
+        assert max(mcds) <= MCD_INT8_DB, mcds
+
+
+def _mcd_same_length(a: np.ndarray, b: np.ndarray) -> float:
+    """The yardstick's MCD between two renderings of the same durations (frame i against frame i)."""
+    sys.path.insert(0, str(REPO / "tests" / "benchmarks"))
+    import yardstick
+
+    ca, cb = yardstick.mel_cepstra(a), yardstick.mel_cepstra(b)
+    path = np.stack([np.arange(ca.shape[1])] * 2, axis=1)
+    return yardstick.mel_cepstral_distortion(ca, cb, path)
 
 
 def _speak_languages(bundles: Path, cache: Path, lexicon: Path, native: dict, tmp_path: Path) -> list[float]:
