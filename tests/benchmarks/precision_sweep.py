@@ -1,7 +1,7 @@
 """Per-layer precision sweep under the fidelity yardstick: what each weight group costs the speech.
 
     python tests/benchmarks/precision_sweep.py [--bundles DIR] [--sentences 30] [--variants a,b,...]
-                                               [--asr] [--work DIR] [--json FILE]
+                                               [--asr] [--work DIR] [--json FILE] [--time frames_256]
 
 A variant stores one stage's weight groups at other precisions (convert/quantize.py `Rule`s over
 the stage module's parameter names), the other stages float32 unless it says otherwise; its files
@@ -14,7 +14,9 @@ voice, seeds), against the PyTorch reference at excitation seed 2:
   where the durations match;
 - MCD - floor: mean MCD-DTW minus the seed-to-seed floor's (PyTorch seed 1 against seed 2);
 - WER (--asr): Whisper tiny.en over the set, beside PyTorch seed 2's;
-- MB: the variant's files of the stages it changes.
+- MB: the variant's files of the stages it changes;
+- vocoder s (--time SIGNATURE): one vocoder call at that size, median of 4 after a warm-up, 2
+  threads (compare variants of one run: the box is shared).
 
 The reference audio and the fp32 curves are computed once per bundle folder and sentence count
 (kept in --work). Pitch tracking is left out (not part of the floor): a variant costs about a
@@ -131,6 +133,21 @@ VARIANTS.update({
     "voc-affines-fp16": {"vocoder": _vocoder_with(R("*.fc.weight", "fp16"))},
     "voc-ups-fp32": {"vocoder": _vocoder_with(R("generator.ups.*", "fp32"))},
     "voc-generator-fp16": {"vocoder": _vocoder_with(R("generator.ups.*", "int8"), R("generator.*", "fp16"))},
+})
+
+# --- the default's float16 residual blocks at the output rate (its slowest part: float16 weights are
+# computed in float32), part by part back to int8
+OUTPUT_RATE_BLOCKS = "generator.resblocks.[345]"
+VARIANTS.update({
+    "default-output-blocks-affines-fp16": {**DEFAULT, "vocoder": _vocoder_with(R(f"{OUTPUT_RATE_BLOCKS}.adain*", "fp16"))},
+    "default-output-blocks-convs1-fp16": {**DEFAULT, "vocoder": _vocoder_with(
+        R(f"{OUTPUT_RATE_BLOCKS}.adain*", "fp16"), R(f"{OUTPUT_RATE_BLOCKS}.convs1.*", "fp16"))},
+    "default-output-blocks-convs2-fp16": {**DEFAULT, "vocoder": _vocoder_with(
+        R(f"{OUTPUT_RATE_BLOCKS}.adain*", "fp16"), R(f"{OUTPUT_RATE_BLOCKS}.convs2.*", "fp16"))},
+    "default-output-block5-fp16": {**DEFAULT, "vocoder": _vocoder_with(
+        R(f"{OUTPUT_RATE_BLOCKS}.adain*", "fp16"), R("generator.resblocks.5.*", "fp16"))},
+    "default-output-blocks45-fp16": {**DEFAULT, "vocoder": _vocoder_with(
+        R(f"{OUTPUT_RATE_BLOCKS}.adain*", "fp16"), R("generator.resblocks.[45].*", "fp16"))},
 })
 
 
@@ -250,7 +267,23 @@ def sweep_folder(base: Path, work: Path) -> Path:
 # --- measuring --------------------------------------------------------------------------------------
 
 
-def measure_variant(folder: Path, precision: str, cases, voice, ref: dict, asr: bool) -> dict:
+def time_vocoder(backend, signature: str, calls: int = 4) -> float:
+    """Median seconds of one vocoder call at `signature` (inputs random, every frame real), warmed."""
+    spec = backend.bundle.manifest.signature("vocoder", signature)
+    rng = np.random.default_rng(0)
+    inputs = {name: rng.standard_normal(t.shape).astype(t.dtype) for name, t in spec.inputs.items()}
+    inputs["frame_mask"] = np.ones_like(inputs["frame_mask"])
+    backend.runner.run("vocoder", signature, **inputs)
+    seconds = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        backend.runner.run("vocoder", signature, **inputs)
+        seconds.append(time.perf_counter() - start)
+    return float(np.median(seconds))
+
+
+def measure_variant(folder: Path, precision: str, cases, voice, ref: dict, asr: bool,
+                    time_signature: str | None = None) -> dict:
     from kokoro_litert.runtime.litert import LiteRTBackend
 
     from support import asr_judge
@@ -267,11 +300,14 @@ def measure_variant(folder: Path, precision: str, cases, voice, ref: dict, asr: 
         mcd.append(_mcd(spoken.audio, ref["cepstra"][case.id]) - ref["floor_mcd"][case.id])
         if asr:
             heard[case.id] = asr_judge.transcribe(spoken.audio, yardstick.SAMPLE_RATE)
+    vocoder_s = time_vocoder(backend, time_signature) if time_signature else None
     del backend
     out = {"durations_same": same, "sentences": len(cases), "f0_n": len(f0),
            "f0_mean": float(np.nanmean(f0)) if f0 else None, "f0_worst": float(np.nanmax(f0)) if f0 else None,
            "f0_bias_cents": float(np.mean(bias)) if bias else None,
            "mcd_above_floor": float(np.mean(mcd)), "mcd_above_floor_worst": float(np.max(mcd))}
+    if vocoder_s is not None:
+        out["vocoder_s"], out["vocoder_signature"] = vocoder_s, time_signature
     if asr:
         texts = [c.text for c in cases]
         out["wer"] = asr_judge.wer(texts, [heard[c.id] for c in cases])
@@ -287,6 +323,8 @@ def main() -> None:
     parser.add_argument("--asr", action="store_true", help="also Whisper's WER (slower)")
     parser.add_argument("--work", type=Path, default=Path("/tmp/kokoro-precision-sweep"))
     parser.add_argument("--json", type=Path, help="append each variant's figures here (JSON lines)")
+    parser.add_argument("--time", metavar="SIGNATURE", help="also time the variant's vocoder at this signature "
+                        "(e.g. frames_256: median of 4 calls, 2 threads)")
     args = parser.parse_args()
 
     from kokoro_litert.buckets.ladder import DEFAULT_LADDER
@@ -326,7 +364,7 @@ def main() -> None:
         t0 = time.perf_counter()
         rules = VARIANTS[name]
         sizes = write_variant(name, rules, base, folder, modules, log) if rules else {}
-        figures = measure_variant(folder, name if rules else "fp32", cases, voice, ref, args.asr)
+        figures = measure_variant(folder, name if rules else "fp32", cases, voice, ref, args.asr, args.time)
         figures.update(variant=name, mb={s: round(b / 1e6, 1) for s, b in sizes.items()},
                        fp32_mb={s: round(fp32_sizes[s] / 1e6, 1) for s in sizes}, seconds=round(time.perf_counter() - t0))
         rows.append(figures)
@@ -338,8 +376,9 @@ def main() -> None:
             (folder / f"{stage}.{name}.tflite").unlink(missing_ok=True)
         shutil.rmtree(folder / ".xnnpack", ignore_errors=True)
     log("")
-    log("| variant | MB (stages changed) | durations same | F0 vs fp32 c mean / worst | MCD - floor dB | WER % |")
-    log("|---|---|---|---|---|---|")
+    log("| variant | MB (stages changed) | durations same | F0 vs fp32 c mean / worst | MCD - floor dB | WER % "
+        f"| vocoder s ({args.time or 'not timed'}) |")
+    log("|---|---|---|---|---|---|---|")
     for r in rows:
         log(_row(r))
 
@@ -348,15 +387,19 @@ def _line(r: dict) -> str:
     f0 = "n/a" if r["f0_mean"] is None else f"{r['f0_mean']:.2f} / {r['f0_worst']:.2f} ({r['f0_n']})"
     wer = f"  WER {100 * r['wer']:.1f}% (ref {100 * r['wer_reference']:.1f}%)" if "wer" in r else ""
     bias = "" if r.get("f0_bias_cents") is None else f" bias {r['f0_bias_cents']:+.3f} c"
+    timed = f"  vocoder {r['vocoder_signature']} {r['vocoder_s']:.3f} s" if "vocoder_s" in r else ""
     return (f"{r['variant']:34} {r['mb']}  durations {r['durations_same']}/{r['sentences']}  F0 {f0}{bias}  "
-            f"MCD-floor {r['mcd_above_floor']:+.2f} dB (worst {r['mcd_above_floor_worst']:+.2f}){wer}  [{r['seconds']} s]")
+            f"MCD-floor {r['mcd_above_floor']:+.2f} dB (worst {r['mcd_above_floor_worst']:+.2f}){wer}{timed}  "
+            f"[{r['seconds']} s]")
 
 
 def _row(r: dict) -> str:
     mb = ", ".join(f"{s} {v}" for s, v in r["mb"].items()) or "-"
     f0 = "n/a" if r["f0_mean"] is None else f"{r['f0_mean']:.2f} / {r['f0_worst']:.2f}"
     wer = f"{100 * r['wer']:.1f}" if "wer" in r else "-"
-    return f"| {r['variant']} | {mb} | {r['durations_same']}/{r['sentences']} | {f0} | {r['mcd_above_floor']:+.2f} | {wer} |"
+    timed = f"{r['vocoder_s']:.3f}" if "vocoder_s" in r else "-"
+    return (f"| {r['variant']} | {mb} | {r['durations_same']}/{r['sentences']} | {f0} | {r['mcd_above_floor']:+.2f} "
+            f"| {wer} | {timed} |")
 
 
 if __name__ == "__main__":
