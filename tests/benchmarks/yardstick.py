@@ -1,7 +1,7 @@
 """Fidelity yardstick: how far each system's speech is from the PyTorch reference, in what listeners hear.
 
     python tests/benchmarks/yardstick.py [--precision int8,fp16,fp32] [--sentences N] [--bundles DIR]
-                                         [--onnx] [--no-asr] [--json FILE]
+                                         [--onnx] [--gpu int8,...] [--max-frames N] [--no-asr] [--json FILE]
 
 Why not waveform correlation: Kokoro's hn-NSF source integrates F0 into phase, so a pitch difference
 far below hearing decorrelates two waveforms. Correlation proves a conversion (fp32, excitation
@@ -15,6 +15,11 @@ Systems, on the same phoneme strings (voice af_heart, speed 1):
   reference under seed 1 too, so "distance to the floor" is what the conversion adds.
 - `litert-<precision>`: the bundle folder at that precision, running free (its own durations) at
   seed 1: the same excitation numbers the floor got (see convert/reference.py `seeded_excitation`).
+- `litert-<precision>-gpu` (--gpu): the same with the vocoder on LiteRT's GPU accelerator, as
+  `--accelerator gpu` runs it (float16, its head float32). Its excitation-pinned correlations are
+  not computed (a software GPU takes a minute or more per call). --max-frames keeps the sentences
+  whose reference durations total at most N frames: a software GPU gives up on a call after 120 s,
+  about 190 frames on a 2-core machine.
 - `kokoro-onnx` (--onnx): kokoro-onnx's int8 export on onnxruntime, fed the same phonemes as
   kokoro-onnx feeds them (runtime/bench.py `OnnxPeer`). The export draws no excitation noise.
 
@@ -328,20 +333,32 @@ def load_cases(max_phonemes: int, limit: int | None, numbers: bool = True) -> li
 
 
 def measure(cases: list[Case], reference, voice: np.ndarray, bundles: Path | None, precisions: list[str],
-            onnx_model: Path | None = None, asr: bool = True, log=print) -> Run:
+            onnx_model: Path | None = None, asr: bool = True, log=print, gpu_precisions: list[str] = (),
+            max_frames: int | None = None) -> Run:
     """Speak every case with every system and measure it against the reference (see the module doc).
 
     reference: a `TorchReference`; bundles: a bundle folder (None: no LiteRT system);
-    onnx_model: kokoro-onnx's export (None: no peer). One LiteRT backend is alive at a time."""
+    onnx_model: kokoro-onnx's export (None: no peer); gpu_precisions: also these precisions with the
+    vocoder on the GPU accelerator; max_frames: skip the cases whose reference is longer. One LiteRT
+    backend is alive at a time."""
     from support import asr_judge
 
-    run = Run(cases)
     transcribe = (lambda audio: asr_judge.transcribe(audio, SAMPLE_RATE)) if asr else (lambda audio: None)
     ref_spoken: dict[str, Spoken] = {}
     ref_heard: dict[str, Heard] = {}
+    kept = []
+    for case in cases:
+        ref = torch_speak(reference, case.phonemes, voice, REFERENCE_SEED)
+        if max_frames is not None and int(ref.durations.sum()) > max_frames:
+            log(f"{case.id:12} skipped: {int(ref.durations.sum())} frames > --max-frames {max_frames}")
+            continue
+        kept.append(case)
+        ref_spoken[case.id] = ref
+    cases = kept
+    run = Run(cases)
 
     for case in cases:
-        ref = ref_spoken[case.id] = torch_speak(reference, case.phonemes, voice, REFERENCE_SEED)
+        ref = ref_spoken[case.id]
         ref_heard[case.id] = Heard.of(ref.audio)
         run.add(Row(case.id, f"torch-seed{REFERENCE_SEED}", 0.0, 0.0, 0.0, True, heard=transcribe(ref.audio)), ref)
         floor = torch_speak(reference, case.phonemes, voice, OTHER_SEED)
@@ -352,14 +369,19 @@ def measure(cases: list[Case], reference, voice: np.ndarray, bundles: Path | Non
     if bundles is not None:
         from kokoro_litert.runtime.litert import LiteRTBackend
 
-        for precision in precisions:
-            backend = LiteRTBackend(bundles, precision=precision)
+        systems = [(p, "cpu") for p in precisions] + [(p, "gpu") for p in gpu_precisions]
+        for precision, accelerator in systems:
+            backend = LiteRTBackend(bundles, precision=precision, accelerator=accelerator)
+            name = f"litert-{precision}" + ("-gpu" if accelerator == "gpu" else "")
             for case in cases:
                 ref = ref_spoken[case.id]
                 spoken = litert_speak(backend, case.phonemes, voice, OTHER_SEED)
-                row = _heard_row(case.id, f"litert-{precision}", spoken, ref, ref_heard[case.id], transcribe)
-                pinned = litert_speak(backend, case.phonemes, voice, REFERENCE_SEED, durations=ref.durations)
-                row.spec_corr, row.wave_corr = correlations(pinned.audio, ref.audio)
+                if backend.runner.gpu_fallback:
+                    raise RuntimeError(f"{name}: no GPU here ({backend.runner.gpu_fallback}); run tests/gpu/setup.sh")
+                row = _heard_row(case.id, name, spoken, ref, ref_heard[case.id], transcribe)
+                if accelerator == "cpu":
+                    pinned = litert_speak(backend, case.phonemes, voice, REFERENCE_SEED, durations=ref.durations)
+                    row.spec_corr, row.wave_corr = correlations(pinned.audio, ref.audio)
                 log(_progress(run.add(row, spoken)))
             del backend
             gc.collect()
@@ -474,6 +496,10 @@ def main() -> None:
     parser.add_argument("--sentences", type=int, default=30, help="the first N sentences that fit (default: 30)")
     parser.add_argument("--bundles", type=Path, help="a bundle folder (default: the cache's, full default ladder)")
     parser.add_argument("--onnx", action="store_true", help="also measure kokoro-onnx's int8 export (the peer)")
+    parser.add_argument("--gpu", help="comma-separated precisions to run also with the vocoder on LiteRT's GPU "
+                        "accelerator (as `--accelerator gpu`; tests/gpu/setup.sh installs a software one)")
+    parser.add_argument("--max-frames", type=int, help="only the sentences whose reference lasts at most N frames "
+                        "(a software GPU gives up on a call after 120 s: about 190 frames on 2 cores)")
     parser.add_argument("--no-asr", action="store_true", help="skip the Whisper round trips")
     parser.add_argument("--json", type=Path, help="write every row and the summary here")
     args = parser.parse_args()
@@ -507,7 +533,9 @@ def main() -> None:
     print(f"{len(cases)} sentences, voice {VOICE}, systems: torch seeds {REFERENCE_SEED} (reference) and "
           f"{OTHER_SEED} (floor), litert {', '.join(precisions)}{', kokoro-onnx' if onnx_model else ''}", flush=True)
     run = measure(cases, reference, voice, bundles, precisions, onnx_model, asr=not args.no_asr,
-                  log=lambda line: print(line, flush=True))
+                  log=lambda line: print(line, flush=True), gpu_precisions=args.gpu.split(",") if args.gpu else [],
+                  max_frames=args.max_frames)
+    cases = run.cases
     summary = summarize(run)
     seconds = time.perf_counter() - start
     print()
