@@ -3,8 +3,9 @@
 On the tiny bundle (tests/support/tiny_bundle.py), except where the words must be heard:
 - One `Kokoro` shared by threads gives every thread the serial result, bit for bit.
 - The runner: vocoder workspaces, donated inputs, only the running stage's weights mapped in.
-- The XNNPACK weight cache: a corrupted cache file is detected (CRC32 sidecar) and rebuilt, and a
-  bundle folder where no cache can be written still speaks (the fallback location, or no cache).
+- The XNNPACK weight cache: a corrupted cache file is detected (CRC32 sidecar, read again only
+  after the file was written to) and rebuilt, and a bundle folder where no cache can be written
+  still speaks (the fallback location, or no cache).
 - Broken folders and unknown options are one line with a remedy.
 - Logs never reach stdout: `convert` prints the folder and nothing else.
 On the real bundle (`real_weights`): a venv with `pip install .` only (no torch), a bundle folder
@@ -246,6 +247,40 @@ def test_a_corrupt_weight_cache_is_rebuilt(tiny, tmp_path):
     result = run_cli(say_args(cache_dir, SENTENCE, "-o", again, bundles=bundles), cache_dir)
     assert result.returncode == 0, stderr_lines(result)
     np.testing.assert_array_equal(read_wav(again), read_wav(first))
+
+
+def test_weight_cache_is_read_again_only_after_a_write(tmp_path, monkeypatch):
+    """A cache file whose inode, mtime and ctime are as recorded when its CRC last matched is not read
+    at start-up; any write moves its ctime (even with the mtime put back), and then the CRC decides."""
+    from types import SimpleNamespace
+
+    from kokoro_litert.runtime import runner
+
+    cache = runner.WeightCache(tmp_path, SimpleNamespace(sha256={"graph.tflite": "0" * 64}))
+    path, tmp = cache.open("graph.tflite")
+    Path(path).write_bytes(np.random.default_rng(0).integers(0, 255, 1 << 16, dtype=np.uint8).tobytes())
+    cache.publish("graph.tflite", tmp)
+    final = cache.path("graph.tflite")
+    sidecar = final.with_suffix(".crc32")
+    crc, size = sidecar.read_text().split()[:2]
+
+    with monkeypatch.context() as m:  # unchanged since checked: opened without reading it
+        m.setattr(runner, "_crc32", lambda path: pytest.fail(f"{path} was read again"))
+        assert cache.open("graph.tflite") == (str(final), None)
+
+    sidecar.write_text(f"{crc} {size}\n")  # the JVM runner's sidecar: checked once, then stamped
+    assert cache.open("graph.tflite") == (str(final), None)
+    assert len(sidecar.read_text().split()) == 5
+
+    before = final.stat()
+    with open(final, "r+b") as f:
+        f.seek(1000)
+        f.write(b"\xff" * 8)
+    os.utime(final, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert final.stat().st_mtime_ns == before.st_mtime_ns
+    path, tmp = cache.open("graph.tflite")
+    assert tmp is not None and not final.exists()  # found corrupt, to be rebuilt
+    assert cache.problems == [f"the weight cache {final.name} was corrupt and is rebuilt"]
 
 
 def test_no_writable_cache_location_still_speaks(tiny, tmp_path):
