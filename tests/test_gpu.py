@@ -228,8 +228,9 @@ def test_vocoder_every_signature_whole_on_the_gpu(vocoder_placements):
 
 
 SHORT_SENTENCE = "heldout_001"
-"""57 frames (frames_64): the software GPU (lavapipe) runs the vocoder's smallest sizes within LiteRT's
-120-s wait for a GPU run on these 2-core machines; frames_96 and up time out there."""
+"""57 frames (frames_64): LiteRT gives up on a GPU call after 120 s, which the software GPU (lavapipe)
+reaches at about 190 frames on an idle 2-core machine and much sooner when the suite shares the cores
+(tests/benchmarks/yardstick.py --gpu --max-frames runs the held-out sentences that fit)."""
 
 
 @pytest.fixture(scope="module")
