@@ -377,7 +377,8 @@ def _write_sidecar(path: Path, crc: int) -> None:
     reads the first two)."""
     sidecar = path.with_suffix(".crc32")
     part = sidecar.with_suffix(f".{os.getpid()}.{threading.get_ident()}.part")  # two starting processes: no mix
-    part.write_text(" ".join([f"{crc:08x}", str(path.stat().st_size), *_stamp(path.stat())]) + "\n")
+    st = path.stat()
+    part.write_text(" ".join([f"{crc:08x}", str(st.st_size), *_stamp(st)]) + "\n")
     os.replace(part, sidecar)
 
 

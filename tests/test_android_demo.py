@@ -50,6 +50,8 @@ from support.sentences import DATA_DIR, load_sentences
 pytestmark = [pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests" / "benchmarks"))
+import yardstick  # noqa: E402  the fidelity yardstick's MCD (imports numpy only until used)
 DEMO = REPO / "android_demo"
 SPEAK = DEMO / "speak"
 GOLDENS = REPO / "tests" / "golden" / "vectors"
@@ -202,9 +204,6 @@ def test_speak_matches_say(jvm, bundle_dir, cache_dir, native, lexicon, tmp_path
 
 def _mcd_same_length(a: np.ndarray, b: np.ndarray) -> float:
     """The yardstick's MCD between two renderings of the same durations (frame i against frame i)."""
-    sys.path.insert(0, str(REPO / "tests" / "benchmarks"))
-    import yardstick
-
     ca, cb = yardstick.mel_cepstra(a), yardstick.mel_cepstra(b)
     path = np.stack([np.arange(ca.shape[1])] * 2, axis=1)
     return yardstick.mel_cepstral_distortion(ca, cb, path)

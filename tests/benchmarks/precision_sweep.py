@@ -269,10 +269,9 @@ def sweep_folder(base: Path, work: Path) -> Path:
 
 def time_vocoder(backend, signature: str, calls: int = 4) -> float:
     """Median seconds of one vocoder call at `signature` (inputs random, every frame real), warmed."""
-    spec = backend.bundle.manifest.signature("vocoder", signature)
-    rng = np.random.default_rng(0)
-    inputs = {name: rng.standard_normal(t.shape).astype(t.dtype) for name, t in spec.inputs.items()}
-    inputs["frame_mask"] = np.ones_like(inputs["frame_mask"])
+    from kokoro_litert.runtime.litert import random_inputs
+
+    inputs = random_inputs(backend.bundle.manifest.signature("vocoder", signature), np.random.default_rng(0))
     backend.runner.run("vocoder", signature, **inputs)
     seconds = []
     for _ in range(calls):
