@@ -13,6 +13,11 @@ manifest, which carries everything a host needs besides the graphs:
 - `vocab`: phoneme symbol -> token id; `voices`: the voice names, in the order of `voices.bin`;
 - `lexicons`: accent ("a" American, "b" British) -> the portable lexicon file (format in
   runtime/text/__init__.py), for hosts without the Python front-end's data (the Android demo);
+- `gpu` (optional; `kokoro-litert export --gpu` writes it): stage -> signature -> {"body": file,
+  "head": file}, the GPU variant of a stage for hosts that cannot cut graphs themselves (the JVM and
+  Android runners). Each file holds that one signature: the body takes the signature's inputs and
+  outputs `head_input_<i>`; the head (computed in float32 on the GPU) takes those and gives the
+  signature's outputs. On the GPU the stage runs at these sizes only (`gpu_ladder`);
 - provenance: checkpoint sha256, converter and tool versions.
 
 voices.bin: little-endian float32, [len(voices), VOICE_ROWS, STYLE_DIM] (510 x 256 per voice, in
@@ -87,6 +92,8 @@ class Manifest:
     """Voice names in the order of voices.bin."""
     lexicons: dict[str, str] = field(default_factory=dict)
     """accent -> portable lexicon file name (runtime/text/__init__.py documents the format)."""
+    gpu: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)
+    """stage -> signature -> {"body": file, "head": file}: the stage's GPU variant (see the module doc)."""
     versions: dict[str, str] = field(default_factory=dict)
     format: str = FORMAT
     format_version: int = FORMAT_VERSION
@@ -99,7 +106,13 @@ class Manifest:
     def file_names(self) -> set[str]:
         """Every file the manifest names: each precision's graphs, voices.bin, the lexicons."""
         graphs = {name for files in self.precisions.values() for name in files.values()}
-        return graphs | {VOICES_FILE} | set(self.lexicons.values())
+        gpu = {name for signatures in self.gpu.values() for parts in signatures.values() for name in parts.values()}
+        return graphs | gpu | {VOICES_FILE} | set(self.lexicons.values())
+
+    def gpu_ladder(self, stage: str = "vocoder") -> Ladder | None:
+        """The ladder with the vocoder at the sizes of its GPU variant; None without one."""
+        sizes = [int(name.rsplit("_", 1)[1]) for name in self.gpu.get(stage, {})]
+        return Ladder(self.buckets, tuple(sizes)) if sizes else None
 
     def files_for(self, precision: str) -> dict[str, str]:
         """stage -> file for a precision."""
@@ -163,6 +176,9 @@ class Manifest:
             vocab={str(k): int(v) for k, v in raw["vocab"].items()},
             voices=tuple(str(v) for v in raw["voices"]),
             lexicons={str(k): str(v) for k, v in raw.get("lexicons", {}).items()},
+            gpu={str(stage): {str(sig): {"body": str(parts["body"]), "head": str(parts["head"])}
+                              for sig, parts in signatures.items()}
+                 for stage, signatures in raw.get("gpu", {}).items()},
             versions={str(k): str(v) for k, v in raw.get("versions", {}).items()},
         )
         if manifest.default_precision not in manifest.precisions:
@@ -175,9 +191,12 @@ class Manifest:
                    if sig not in manifest.signatures[stage]]
         missing += [f"vocoder/{vocoder_signature(f)}" for f in manifest.vocoder_frames
                     if vocoder_signature(f) not in manifest.signatures["vocoder"]]
+        missing += [f"{stage}/{sig} (gpu)" for stage, signatures in manifest.gpu.items() for sig in signatures
+                    if sig not in manifest.signatures.get(stage, {})]
         if missing:
             raise ManifestError(f"the ladder names signatures the manifest does not describe: {', '.join(missing)}")
         manifest.ladder  # validates the ladder itself
+        manifest.gpu_ladder()  # and the GPU vocoder's sizes (they must hold the largest bucket)
         return manifest
 
     @classmethod

@@ -330,11 +330,19 @@ def cmd_say(args) -> int:
     return 0
 
 
+def _frame_list(text: str) -> tuple[int, ...]:
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if not all(p.isdigit() for p in parts):
+        raise KokoroError(f"--gpu {text!r} is not a list of vocoder sizes.", "Pass frame counts, e.g. --gpu 128,256,512.")
+    return tuple(int(p) for p in parts)
+
+
 def cmd_export(args) -> int:
     from kokoro_litert.runtime.deploy import export_folder
 
     source = args.bundles or _bundles_dir(cache_root(args.cache_dir))
-    export_folder(source, args.out, precision=args.precision, voices=args.voices, log=_log)
+    export_folder(source, args.out, precision=args.precision, voices=args.voices, log=_log,
+                  gpu_frames=None if args.gpu is None else _frame_list(args.gpu))
     print(args.out)
     return 0
 
@@ -402,6 +410,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--precision", default=None, help="the one precision to ship (default: the folder's default)")
     p.add_argument("--voices", default=None, help="comma-separated voice names to ship, e.g. af_heart,bf_emma "
                    "(default: all; list them with `kokoro-litert voices`)")
+    p.add_argument("--gpu", nargs="?", const="", default=None, metavar="FRAMES",
+                   help="also ship the vocoder cut for LiteRT's GPU accelerator, for the JVM and Android runners "
+                   "(the Python runtime cuts it itself): at these comma-separated vocoder sizes, e.g. 128,256,512 "
+                   "(default: those three; the largest bucket's is always added); ~60 MB per size at int8")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("voices", help="list the voices of a bundle folder (or of the cache)")

@@ -56,7 +56,9 @@ class LiteRTBackend:
                                   release_idle_weights, gpu_stages=gpu_stages, gpu_float32=gpu_float32,
                                   gpu_folder=gpu_folder)
         self.vocab = manifest.vocab
-        self.ladder = manifest.ladder
+        # A folder with a GPU variant of the vocoder runs it at that variant's sizes (a larger size
+        # is exact: the vocoder masks padded frames), on the CPU too if no GPU can be created.
+        self.ladder = (gpu_stages and manifest.gpu_ladder()) or manifest.ladder
         self.source = SineSource(np.asarray(manifest.sine_source_weight, np.float32), manifest.sine_source_bias)
         self.max_phonemes = self.ladder.max_phonemes
         self.stage_times: dict[str, float] = defaultdict(float)

@@ -556,11 +556,14 @@ class StageRunner:
         return stage in self.gpu_stages and self.gpu_fallback is None
 
     def _gpu_graphs(self, stage: str, signature: str | None) -> tuple[Path, Path | None]:
-        """The files a stage's GPU model is created from: `signature` alone (extracted once into
-        gpu_folder), or the stage's whole file (no signature asked, nowhere to write, or a graph with
-        loop bodies); and, where the head is computed in float32, the head's file (the first is
+        """The files a stage's GPU model is created from: the folder's GPU variant of `signature`
+        (body and head), `signature` alone (extracted once into gpu_folder), or the stage's whole
+        file (no signature asked, nowhere to write, or a graph with loop bodies); and, where the head is computed in float32, the head's file (the first is
         then the body's; see `split_head`)."""
         path = self.folder / self.files[stage]
+        shipped = self.manifest.gpu.get(stage, {}).get(signature)
+        if shipped:  # the folder carries this signature's GPU variant (`kokoro-litert export --gpu`)
+            return self.folder / shipped["body"], self.folder / shipped["head"]
         if signature is None or self.gpu_folder is None:
             return path, None
         sha = self.manifest.sha256.get(self.files[stage], "unknown")[:16]

@@ -200,6 +200,78 @@ def test_body_then_head_is_the_whole_vocoder(tiny, tmp_path):
         np.testing.assert_array_equal(parts[key], whole[key])
 
 
+# --- the GPU variant an exported folder carries (`kokoro-litert export --gpu`) ---------------------
+
+
+@pytest.fixture(scope="module")
+def gpu_export(tiny, tmp_path_factory):
+    """The tiny bundle exported with a GPU vocoder at its smaller size (the largest is added)."""
+    from kokoro_litert.runtime.deploy import export_folder
+
+    out = tmp_path_factory.mktemp("gpu-export") / "folder"
+    export_folder(tiny.bundle, out, voices=["af_heart"], gpu_frames=[64])
+    return out
+
+
+def test_export_ships_body_and_head_per_size_with_checksums(tiny, gpu_export):
+    """Each shipped pair, run one after the other on the CPU, is the vocoder signature bit for bit."""
+    from ai_edge_litert.interpreter import Interpreter
+    from kokoro_litert.runtime.bundle import Bundle
+
+    bundle = Bundle.open(gpu_export)  # every file, the GPU variant's too, against its sha256
+    shipped = bundle.manifest.gpu["vocoder"]
+    assert set(shipped) == {"frames_64", "frames_128"}  # 128: the largest bucket's, always added
+    assert bundle.manifest.gpu_ladder().vocoder_frames == (64, 128)
+    whole = Interpreter(model_path=str(gpu_export / bundle.files()["vocoder"]))
+    for name, parts in shipped.items():
+        assert {parts["body"], parts["head"]} <= set(bundle.manifest.sha256)
+        inputs = random_inputs(bundle.manifest.signature("vocoder", name), np.random.default_rng(7))
+        between = Interpreter(model_path=str(gpu_export / parts["body"])).get_signature_runner(name)(**inputs)
+        out = Interpreter(model_path=str(gpu_export / parts["head"])).get_signature_runner(name)(**between)
+        ref = whole.get_signature_runner(name)(**inputs)
+        for key in ref:
+            np.testing.assert_array_equal(out[key], ref[key])
+
+
+def test_export_refuses_a_gpu_size_the_source_lacks(tiny, tmp_path):
+    from kokoro_litert.runtime.deploy import export_folder
+
+    with pytest.raises(KokoroError, match="has no vocoder size 100") as e:
+        export_folder(tiny.bundle, tmp_path / "out", gpu_frames=[100])
+    assert "64, 128" in e.value.remedy
+    assert not (tmp_path / "out").exists() and not list(tmp_path.iterdir())
+
+
+def test_gpu_runs_the_shipped_variant_at_its_sizes(tiny, gpu_export, tmp_path):
+    """On the GPU the folder's own body and head are used (nothing cut at load time) and the vocoder
+    runs at the variant's sizes only: with 128 alone, a 64-frame utterance pads to 128, exact on the
+    CPU (the vocoder masks padded frames) and on the GPU in float32."""
+    import json
+
+    from kokoro_litert.runtime.deploy import export_folder
+
+    only_largest = tmp_path / "only-128"
+    export_folder(tiny.bundle, only_largest, precision="fp32", voices=["af_heart"], gpu_frames=[128])
+    assert json.loads((only_largest / "manifest.json").read_text())["gpu"]["vocoder"].keys() == {"frames_128"}
+    ids = "həlˈO."  # a few frames: frames_64 on the CPU ladder
+    cpu = LiteRTBackend(only_largest, threads=2)
+    ref = cpu.synthesize(ids, cpu.bundle.voices.pack("af_heart"), 1.0, 0)
+    gpu = LiteRTBackend(only_largest, threads=2, accelerator="gpu", gpu_float32=True)
+    assert gpu.ladder.vocoder_frames == (128,)
+    trace: dict = {}
+    out = gpu.synthesize(ids, gpu.bundle.voices.pack("af_heart"), 1.0, 0, trace=trace)
+    assert trace["vocoder"][0] == "frames_128"
+    if gpu.runner.gpu_fallback:
+        pytest.skip(f"no Vulkan GPU here ({gpu.runner.gpu_fallback}); tests/gpu/setup.sh installs a software one")
+    assert gpu.runner.gpu_placements["vocoder"]["frames_128"].whole
+    assert not any((only_largest / ".gpu").glob("*.tflite"))  # nothing cut: the shipped files ran
+    np.testing.assert_array_equal(out.durations, ref.durations)
+    err = relative_l2(out.audio, ref.audio)
+    print(f"GPU float32 at 128 frames vs CPU at 64: relative L2 {err:.1e}")
+    # 1e-5: float32 weights and arithmetic on both sides, sums in other orders.
+    assert err < 1e-5
+
+
 # --- real weights ----------------------------------------------------------------------------------
 
 

@@ -3,8 +3,9 @@
     python tests/benchmarks/folder_size.py [--bundles DIR] [--precision P] [--voice af_heart] [--json out.json]
 
 Exports (runtime/deploy.py `export_folder`, as `kokoro-litert export` does) the bundle folder
-(default: the cache's converted one) twice into a temporary folder, with one voice and with all
-voices, and prints each folder's size in MB (10^6 bytes) per file, beside the full folder's (every
+(default: the cache's converted one) into a temporary folder with one voice, with all voices, and
+with one voice plus the vocoder's GPU variant (`export --gpu`: the JVM and Android GPU runners need
+it), and prints each folder's size in MB (10^6 bytes) per file, beside the full folder's (every
 precision, every voice, both lexicons; the weight cache and conversion logs left out).
 """
 
@@ -52,12 +53,14 @@ def main(argv: list[str] | None = None) -> None:
     precision = args.precision or Manifest.load(source).default_precision
     figures = {"source": str(source), "precision": precision, "full folder": sizes(source)}
     with tempfile.TemporaryDirectory() as tmp:
-        for label, voices in ((f"one voice ({args.voice})", [args.voice]), ("all voices", None)):
-            out = Path(tmp) / label.split()[0]
-            export_folder(source, out, precision=precision, voices=voices)
+        exports = ((f"one voice ({args.voice})", [args.voice], None), ("all voices", None, None),
+                   ("one voice + GPU vocoder", [args.voice], ()))
+        for index, (label, voices, gpu_frames) in enumerate(exports):
+            out = Path(tmp) / str(index)
+            export_folder(source, out, precision=precision, voices=voices, gpu_frames=gpu_frames)
             figures[label] = sizes(out)
     print(f"{source}, precision {precision}")
-    for label in ("full folder", f"one voice ({args.voice})", "all voices"):
+    for label in ["full folder"] + [label for label, _, _ in exports]:
         files = ", ".join(f"{name} {mb:.1f}" for name, mb in figures[label].items() if name != "total")
         print(f"  {label:<22} {figures[label]['total']:7.1f} MB  ({files})")
     if args.json:
