@@ -18,6 +18,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 GPU_LOG_NOISE = (r"|^Warning: |^WARNING: Logging before|^[IWE]\d{4} |^INFO: |"
                  r"^ERROR: Following operations|^[A-Z][A-Z0-9_]*: .*\.( \S+)?$|operations will run on the GPU|"
                  r"^\s+at |^ERROR: \[delegate_webgpu|^=== Source Location Trace|^(third_party|litert)/|^\./")
@@ -76,11 +78,13 @@ class GpuPlacement:
         """Every op on the GPU."""
         return self.cpu_ops == 0
 
-    def with_float32_head(self, head: GpuPlacement) -> GpuPlacement:
-        """This placement (the body's) and the head's, as one signature's."""
-        return GpuPlacement(self.gpu_ops + head.gpu_ops, self.cpu_ops + head.cpu_ops,
-                            self.delegated_partitions + head.delegated_partitions,
-                            tuple(sorted(set(self.rejected) | set(head.rejected))), head.gpu_ops)
+    def then(self, later: GpuPlacement, float32_head: bool = False) -> GpuPlacement:
+        """This placement and that of the model run after it (a float32 head, or the next piece of
+        a body cut in pieces), as one signature's."""
+        return GpuPlacement(self.gpu_ops + later.gpu_ops, self.cpu_ops + later.cpu_ops,
+                            self.delegated_partitions + later.delegated_partitions,
+                            tuple(sorted(set(self.rejected) | set(later.rejected))),
+                            self.float32_head_ops + (later.gpu_ops if float32_head else later.float32_head_ops))
 
 
 _GPU_SPLIT = re.compile(r"(\d+) operations will run on the GPU, and the remaining (\d+) operations will run on the CPU")
@@ -220,20 +224,76 @@ def split_head(path: Path, body_out: Path, head_out: Path) -> bool:
     if HEAD_START not in kinds or len(model.subgraphs) != 1:
         return False
     start = len(kinds) - 1 - kinds[::-1].index(HEAD_START)
-    body_ops, head_ops = graph.operators[:start], graph.operators[start:]
-    made_by_body = {t for op in body_ops for t in op.outputs}
-    del body_ops
-    if any(t in graph.inputs for op in head_ops for t in op.inputs):
+    if any(t in graph.inputs for op in graph.operators[start:] for t in op.inputs):
         return False  # the head would need the signature's inputs too: not this graph
-    crossing = sorted({t for op in head_ops for t in op.inputs if t in made_by_body})
-    names = {t: f"head_input_{i}" for i, t in enumerate(crossing)}
-    sig = model.signatureDefs[0]
-    by_index = {m.tensorIndex: _text(m.name) for m in sig.inputs}
-    _write_part(path, body_out, range(start), list(graph.inputs), crossing,
-                {t: by_index[t] for t in graph.inputs}, names)
-    _write_part(path, head_out, range(start, len(kinds)), crossing, list(graph.outputs), names,
-                {m.tensorIndex: _text(m.name) for m in sig.outputs})
+    _cut(path, model, [0, start], [body_out, head_out], "head_input_{index}")
     return True
+
+
+def split_in_pieces(path: Path, pieces: int, outs: list[Path]) -> None:
+    """Cut a one-signature .tflite into `pieces` consecutive parts of about equal arithmetic
+    (`_op_costs`), written to `outs`, each a one-signature model of the same name. A part takes the
+    signature inputs its ops read (same names) and the tensors earlier parts made ("cut_<tensor>");
+    the last part gives the signature's outputs.
+
+    Why: a software GPU (lavapipe) takes ~0.45 s per vocoder frame on two cores, and LiteRT gives
+    up on a GPU call after 120 s, so the runner runs a long vocoder call there as several shorter
+    ones, the same ops in the same precision (see `StageRunner.software_gpu_frames`)."""
+    from ai_edge_litert.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.read_model(str(path))
+    costs = _op_costs(model)
+    total, running, starts = sum(costs), 0, [0]
+    for position, cost in enumerate(costs):
+        if running >= total * len(starts) / pieces and len(starts) < pieces:
+            starts.append(position)
+        running += cost
+    if len(starts) != pieces or len(outs) != pieces:
+        raise ValueError(f"cannot cut {path.name} ({len(costs)} ops) into {pieces} pieces for {len(outs)} files")
+    _cut(path, model, starts, outs, "cut_{tensor}")
+
+
+def _op_costs(model) -> list[int]:
+    """Per op of subgraph 0, an estimate of its arithmetic: output elements, times the reduction
+    length (kernel taps x input channels) for convolutions and fully-connected layers."""
+    from ai_edge_litert.tools import flatbuffer_utils
+
+    graph = model.subgraphs[0]
+
+    def size(t: int) -> int:
+        return int(np.prod(graph.tensors[t].shape)) if t >= 0 else 0
+
+    costs = []
+    for op in graph.operators:
+        kind = flatbuffer_utils.opcode_to_name(model, op.opcodeIndex)
+        out = sum(size(t) for t in op.outputs)
+        weight = graph.tensors[op.inputs[1]].shape if len(op.inputs) > 1 and op.inputs[1] >= 0 else None
+        if kind in ("CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV") and weight is not None and len(weight) > 1:
+            out *= int(np.prod(weight[1:]))
+        elif kind == "DEPTHWISE_CONV_2D" and weight is not None and len(weight) == 4:
+            out *= int(weight[1] * weight[2])
+        costs.append(max(out, 1))
+    return costs
+
+
+def _cut(path: Path, model, starts: list[int], outs: list[Path], name: str) -> None:
+    """Write the one-signature model's ops as consecutive parts beginning at op positions `starts`
+    (the first 0) to `outs`. Tensors one part makes and a later one reads cross as outputs and
+    inputs named `name` (formatted with `tensor`, its index, and `index`, its rank among them)."""
+    graph, sig = model.subgraphs[0], model.signatureDefs[0]
+    signature_names = {m.tensorIndex: _text(m.name) for m in [*sig.inputs, *sig.outputs]}
+    bounds = [*starts, len(graph.operators)]
+    part_of = {t: k for k in range(len(starts)) for op in graph.operators[bounds[k]:bounds[k + 1]] for t in op.outputs}
+    reads = [{t for op in graph.operators[bounds[k]:bounds[k + 1]] for t in op.inputs if t >= 0}
+             for k in range(len(starts))]
+    crossing = sorted({t for k, read in enumerate(reads) for t in read if part_of.get(t, k) < k})
+    names = {**{t: name.format(tensor=t, index=i) for i, t in enumerate(crossing)}, **signature_names}
+    for k, out in enumerate(outs):
+        inputs = sorted(t for t in reads[k] if t in graph.inputs or part_of.get(t, k) < k)
+        later = set().union(*reads[k + 1:])
+        outputs = sorted(t for t, owner in part_of.items() if owner == k and (t in later or t in graph.outputs))
+        _write_part(path, out, range(bounds[k], bounds[k + 1]), inputs, outputs,
+                    {t: names[t] for t in inputs}, {t: names[t] for t in outputs})
 
 
 def _write_part(path: Path, out: Path, kept: range, inputs: list[int], outputs: list[int],

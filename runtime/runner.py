@@ -37,6 +37,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import functools
+import hashlib
 import os
 import platform
 import re
@@ -52,6 +53,7 @@ import numpy as np
 
 from kokoro_litert.buckets.manifest import STAGES, Manifest
 
+from .cache import sha256_file
 from .errors import KokoroError
 from .gpu import (
     GPU_LOG_NOISE,
@@ -62,6 +64,7 @@ from .gpu import (
     prepare_gpu_environment,
     signature_subgraphs,
     split_head,
+    split_in_pieces,
     subgraph_op_counts,
 )
 from .pipeline import HOST_ALIGNMENT, Donated, aligned_zeros
@@ -72,6 +75,9 @@ buffers (measured: -28 MB of arena for the 128-frame vocoder)."""
 
 REGROW_FRAMES = 128
 """Vocoder workspace (in frames, ~0.45 MB each) from which growing it re-creates the model."""
+SOFTWARE_GPU_FRAMES = 64
+"""On a software GPU (lavapipe: ~0.45 s per vocoder frame on two cores) a vocoder body longer than
+this runs as pieces of about this many frames' work each: LiteRT gives up on a GPU call after 120 s."""
 
 _NOISE = re.compile(r"^(INFO|WARNING|VERBOSE): \[|^INFO: Created TensorFlow Lite|^└|^ERROR: \[.*compiler_plugin")
 # What the GPU accelerator (Dawn over Vulkan) logs while it creates a model, delegation lines included:
@@ -419,18 +425,21 @@ def _output_arrays(sig: _Signature, donated: Donated | None) -> dict[str, np.nda
     return out
 
 
-class _SplitModel:
-    """One signature run as two GPU models, body (float16) then head (float32), behind the few
-    CompiledModel methods the runner calls. The tensors between them go through host memory."""
+class _PipedModel:
+    """One signature run as GPU models one after the other (a body, or its pieces, then the float32
+    head), behind the few CompiledModel methods the runner calls. The signature's inputs go to
+    every model that reads them; the tensors between models go through host memory."""
 
-    def __init__(self, body, head):
-        self.body, self.head = body, head
-        (self.name,) = body.get_signature_list()
-        body_io, head_io = body.get_signature_list()[self.name], head.get_signature_list()[self.name]
-        self.inputs, self.outputs = list(body_io["inputs"]), list(head_io["outputs"])
-        self.head_inputs = list(head_io["inputs"])
-        details = body.get_output_tensor_details(self.name)
-        self.between = [(name, tuple(details[name]["shape"]), details[name]["dtype"]) for name in body_io["outputs"]]
+    def __init__(self, parts: list):
+        self.parts = parts
+        (self.name,) = parts[0].get_signature_list()
+        self.io = [part.get_signature_list()[self.name] for part in parts]
+        made = {name for io in self.io[:-1] for name in io["outputs"]}
+        self.inputs = list(dict.fromkeys(name for io in self.io for name in io["inputs"] if name not in made))
+        self.outputs = list(self.io[-1]["outputs"])
+        self.between = [[(name, tuple(details["shape"]), details["dtype"])
+                         for name, details in part.get_output_tensor_details(self.name).items()]
+                        for part in parts[:-1]]
 
     def get_signature_list(self) -> dict:
         return {self.name: {"inputs": self.inputs, "outputs": self.outputs}}
@@ -439,24 +448,39 @@ class _SplitModel:
         return 0 if name == self.name else -1
 
     def create_input_buffers(self, index: int) -> list:
-        return self.body.create_input_buffers(0)
+        return [_HeldInput() for _ in self.inputs]
 
     def run_by_index(self, index: int, inputs: list, outputs: list) -> None:
-        between = {name: _host_array(shape, dtype) for name, shape, dtype in self.between}
-        body_out = [_host_buffer(between[name]) for name, _, _ in self.between]
-        head_in = self.head.create_input_buffers(0)
-        try:
-            self.body.run_by_index(0, inputs, body_out)
-            for name, buffer in zip(self.head_inputs, head_in):
-                buffer.write(between[name])
-            self.head.run_by_index(0, head_in, outputs)
-        finally:
-            for buffer in body_out + head_in:
-                buffer.destroy()
+        values = {name: held.value for name, held in zip(self.inputs, inputs)}
+        for part, io, between in zip(self.parts, self.io, [*self.between, None]):
+            ins = part.create_input_buffers(0)
+            outs = outputs
+            if between is not None:
+                values.update({name: _host_array(shape, dtype) for name, shape, dtype in between})
+                outs = [_host_buffer(values[name]) for name in io["outputs"]]
+            try:
+                for name, buffer in zip(io["inputs"], ins):
+                    buffer.write(values[name])
+                part.run_by_index(0, ins, outs)
+            finally:
+                for buffer in ins + (outs if between is not None else []):
+                    buffer.destroy()
 
     def close(self) -> None:
-        self.body.close()
-        self.head.close()
+        for part in self.parts:
+            part.close()
+
+
+class _HeldInput:
+    """What `_PipedModel.create_input_buffers` hands out: it keeps the array written to it."""
+
+    value = None
+
+    def write(self, value: np.ndarray) -> None:
+        self.value = value
+
+    def destroy(self) -> None:
+        self.value = None
 
 
 class _Signature:
@@ -613,20 +637,49 @@ class StageRunner:
         return model, dict(zip((name for name, _ in order), placements)) if placements else {}
 
     def _create_on_gpu(self, stage: str, signature: str | None):
-        """The stage's model on the GPU (None: no GPU here), its placements recorded."""
+        """The stage's model on the GPU (None: no GPU here), its placements recorded. The float32
+        head is created first: it tells whether the GPU is a software one, where a long body runs
+        in pieces (`SOFTWARE_GPU_FRAMES`)."""
         path, head_path = self._gpu_graphs(stage, signature)
-        model, placements = self._gpu_model(path, self.gpu_float32)
-        if model is not None and head_path is not None:
+        head = head_placements = None
+        if head_path is not None:
             head, head_placements = self._gpu_model(head_path, float32=True)
             if head is None:
-                model.close()
                 return None
-            model = _SplitModel(model, head)
-            placements = {name: p.with_float32_head(head_placements[name])
+        parts, placements = [], None
+        for piece in self._software_gpu_pieces(stage, signature, path):
+            model, piece_placements = self._gpu_model(piece, self.gpu_float32)
+            if model is None:
+                for made in parts + [head]:
+                    if made is not None:
+                        made.close()
+                return None
+            parts.append(model)
+            placements = piece_placements if placements is None else {
+                name: p.then(piece_placements[name]) for name, p in placements.items() if name in piece_placements}
+        if head is not None:
+            parts.append(head)
+            placements = {name: p.then(head_placements[name], float32_head=True)
                           for name, p in placements.items() if name in head_placements}
         self.gpu_placements.setdefault(stage, {}).update(placements)
         self._model_signature[stage] = signature if path != self.folder / self.files[stage] else None
-        return model
+        return parts[0] if len(parts) == 1 else _PipedModel(parts)
+
+    def _software_gpu_pieces(self, stage: str, signature: str | None, path: Path) -> list[Path]:
+        """The files of a GPU body: itself, or on a software GPU and above SOFTWARE_GPU_FRAMES
+        frames, its pieces (`split_in_pieces`, cut once into gpu_folder)."""
+        frames = _frames(signature) if signature and signature.startswith("frames_") else 0
+        if not self.software_gpu or frames <= SOFTWARE_GPU_FRAMES or self.gpu_folder is None:
+            return [path]
+        count = -(-frames // SOFTWARE_GPU_FRAMES)
+        digest = hashlib.sha256(f"{path.name} {sha256_file(path)}".encode()).hexdigest()[:16]
+        pieces = [self.gpu_folder / f"{path.stem}-{digest}.piece{k + 1}of{count}.tflite" for k in range(count)]
+        try:
+            if not all(piece.is_file() for piece in pieces):
+                split_in_pieces(path, count, pieces)
+        except OSError:
+            return [path]
+        return pieces
 
     def model(self, stage: str, signature: str | None = None):
         """A stage's CompiledModel, created (and its weight cache built or checked) on first use.

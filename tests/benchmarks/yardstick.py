@@ -17,9 +17,9 @@ Systems, on the same phoneme strings (voice af_heart, speed 1):
   seed 1: the same excitation numbers the floor got (see convert/reference.py `seeded_excitation`).
 - `litert-<precision>-gpu` (--gpu): the same with the vocoder on LiteRT's GPU accelerator, as
   `--accelerator gpu` runs it (float16, its head float32). Its excitation-pinned correlations are
-  not computed (a software GPU takes a minute or more per call). --max-frames keeps the sentences
-  whose reference durations total at most N frames: a software GPU gives up on a call after 120 s,
-  about 190 frames on a 2-core machine.
+  not computed (a software GPU takes a minute or more per call; LiteRT gives up on a GPU call after
+  120 s, so there the runtime runs a long vocoder body in pieces, `runner.SOFTWARE_GPU_FRAMES`).
+  --max-frames keeps the sentences whose reference durations total at most N frames.
 - `kokoro-onnx` (--onnx): kokoro-onnx's int8 export on onnxruntime, fed the same phonemes as
   kokoro-onnx feeds them (runtime/bench.py `OnnxPeer`). The export draws no excitation noise.
 
@@ -498,8 +498,7 @@ def main() -> None:
     parser.add_argument("--onnx", action="store_true", help="also measure kokoro-onnx's int8 export (the peer)")
     parser.add_argument("--gpu", help="comma-separated precisions to run also with the vocoder on LiteRT's GPU "
                         "accelerator (as `--accelerator gpu`; tests/gpu/setup.sh installs a software one)")
-    parser.add_argument("--max-frames", type=int, help="only the sentences whose reference lasts at most N frames "
-                        "(a software GPU gives up on a call after 120 s: about 190 frames on 2 cores)")
+    parser.add_argument("--max-frames", type=int, help="only the sentences whose reference lasts at most N frames")
     parser.add_argument("--no-asr", action="store_true", help="skip the Whisper round trips")
     parser.add_argument("--json", type=Path, help="write every row and the summary here")
     args = parser.parse_args()
