@@ -279,24 +279,42 @@ def _op_costs(model) -> list[int]:
 def _cut(path: Path, model, starts: list[int], outs: list[Path], name: str) -> None:
     """Write the one-signature model's ops as consecutive parts beginning at op positions `starts`
     (the first 0) to `outs`. Tensors one part makes and a later one reads cross as outputs and
-    inputs named `name` (formatted with `tensor`, its index, and `index`, its rank among them)."""
+    inputs named `name` (formatted with `tensor`, its index, and `index`, its rank among them).
+    Ops computed from constants alone (a float16 weight's DEQUANTIZE) go with the part that reads
+    them, once per part that does: XNNPACK and the GPU delegate take weights as constants only."""
     graph, sig = model.subgraphs[0], model.signatureDefs[0]
     signature_names = {m.tensorIndex: _text(m.name) for m in [*sig.inputs, *sig.outputs]}
+    constant = {i for i, t in enumerate(graph.tensors)
+                if t.buffer and model.buffers[t.buffer].data is not None and len(model.buffers[t.buffer].data)}
+    made_by = {}  # tensor -> position of the op computing it from constants alone
+    for position, op in enumerate(graph.operators):
+        if all(t < 0 or t in constant or t in made_by for t in op.inputs):
+            made_by.update({t: position for t in op.outputs})
     bounds = [*starts, len(graph.operators)]
-    part_of = {t: k for k in range(len(starts)) for op in graph.operators[bounds[k]:bounds[k + 1]] for t in op.outputs}
-    reads = [{t for op in graph.operators[bounds[k]:bounds[k + 1]] for t in op.inputs if t >= 0}
-             for k in range(len(starts))]
+    positions = []
+    for k in range(len(starts)):
+        own = [i for i in range(bounds[k], bounds[k + 1]) if graph.operators[i].outputs[0] not in made_by]
+        needed, todo = set(), [t for i in own for t in graph.operators[i].inputs if t in made_by]
+        while todo:
+            position = made_by[todo.pop()]
+            if position not in needed:
+                needed.add(position)
+                todo += [t for t in graph.operators[position].inputs if t in made_by]
+        positions.append(sorted(set(own) | needed))
+    part_of = {t: k for k, kept in enumerate(positions) for i in kept for t in graph.operators[i].outputs
+               if t not in made_by}
+    reads = [{t for i in kept for t in graph.operators[i].inputs if t >= 0 and t not in made_by} for kept in positions]
     crossing = sorted({t for k, read in enumerate(reads) for t in read if part_of.get(t, k) < k})
     names = {**{t: name.format(tensor=t, index=i) for i, t in enumerate(crossing)}, **signature_names}
     for k, out in enumerate(outs):
         inputs = sorted(t for t in reads[k] if t in graph.inputs or part_of.get(t, k) < k)
         later = set().union(*reads[k + 1:])
         outputs = sorted(t for t, owner in part_of.items() if owner == k and (t in later or t in graph.outputs))
-        _write_part(path, out, range(bounds[k], bounds[k + 1]), inputs, outputs,
+        _write_part(path, out, positions[k], inputs, outputs,
                     {t: names[t] for t in inputs}, {t: names[t] for t in outputs})
 
 
-def _write_part(path: Path, out: Path, kept: range, inputs: list[int], outputs: list[int],
+def _write_part(path: Path, out: Path, kept: list[int], inputs: list[int], outputs: list[int],
                 input_names: dict[int, str], output_names: dict[int, str]) -> None:
     """Write the one-signature model at `path` cut down to its ops at positions `kept`, with these
     inputs and outputs (tensor indices of its subgraph and their signature names); unused tensors

@@ -206,16 +206,18 @@ def test_body_then_head_is_the_whole_vocoder(tiny, tmp_path):
         np.testing.assert_array_equal(parts[key], whole[key])
 
 
-def test_pieces_one_after_the_other_are_the_whole_signature(tiny, tmp_path):
+@pytest.mark.parametrize("precision", ["fp32", "int8"])
+def test_pieces_one_after_the_other_are_the_whole_signature(tiny, tmp_path, precision):
     """What a software GPU runs instead of a long body (`split_in_pieces`), on the CPU: the same
-    graph, bit for bit, whatever tensors cross between the pieces."""
+    graph, bit for bit, whatever tensors cross between the pieces. int8: its float16 weights'
+    DEQUANTIZE ops go with the piece that reads them (as inputs, weights broke XNNPACK and the GPU)."""
     from ai_edge_litert.interpreter import Interpreter
     from kokoro_litert.runtime.bundle import Bundle
     from kokoro_litert.runtime.gpu import extract_signature, split_in_pieces
 
     bundle = Bundle.open(tiny.bundle)
     single = tmp_path / "single.tflite"
-    assert extract_signature(tiny.bundle / bundle.files("fp32")["vocoder"], "frames_128", single)
+    assert extract_signature(tiny.bundle / bundle.files(precision)["vocoder"], "frames_128", single)
     pieces = [tmp_path / f"piece{k}.tflite" for k in range(3)]
     split_in_pieces(single, 3, pieces)
     inputs = random_inputs(bundle.manifest.signature("vocoder", "frames_128"), np.random.default_rng(6))
