@@ -15,7 +15,19 @@ Fast layer (no real weights; the tiny bundle, tests/support/tiny_bundle.py):
   --lang as a code or a name) vs `kokoro-litert say`, same seed, fp32: identical lengths, waveform
   correlation >= 0.9999; so the same phonemes, chunks, pauses (Hindi's danda) and audio.
 - `test_bad_input`: missing bundle folder, unknown voice or language, empty text and phonemes,
-  Mandarin and Japanese text (Python only): one line with the remedy on stderr, exit status 2.
+  Mandarin and Japanese text (Python only), an unknown accelerator: one line with the remedy on
+  stderr, exit status 2.
+- The vocoder on LiteRT's GPU accelerator (`speak --accelerator gpu`), on the tiny bundle exported
+  with a GPU vocoder (`kokoro-litert export --gpu 64,128`). Where no GPU can be created (no Vulkan
+  driver; tests/gpu/setup.sh installs Mesa's software one), the tests that need one skip, saying why.
+  - `test_speak_gpu_matches_say_gpu`: `speak --accelerator gpu` vs `say --accelerator gpu`, same
+    phonemes and seed: same length, samples within GPU_PCM_STEPS; stdout empty, stderr only the
+    summary line (LiteRT's GPU accelerator prints to C's stdout while it creates a model).
+  - `test_speak_gpu_falls_back_to_the_cpu`: no Vulkan driver (VK_ICD_FILENAMES naming a missing
+    file), or a folder without a GPU vocoder: exactly one warning line, then the CPU's audio, bit for bit.
+  - `test_jvm_gpu_runner`: GpuRunnerTest on the float32 export: the GPU vocoder in float32 (the
+    payload `precision = 2`) within 1e-5 relative L2 of the CPU, the default (float16 body) 10x or
+    more further; one signature's pair of models at a time, re-created at each size change.
 
 Real-weight layer (the converted Kokoro-82M bundle folder in the user cache):
 - `test_jvm_pipeline_on_real_bundles`: PipelineGoldenTest and LiteRtGoldenTest on pipeline vectors of
@@ -31,6 +43,9 @@ Real-weight layer (the converted Kokoro-82M bundle folder in the user cache):
 - `test_speak_languages_on_real_bundles`: one sentence per espeak language, as above, on the real model.
 - `test_jvm_speaks_the_dev_set`: the JVM CLI speaks the dev sentences from text; Whisper tiny.en WER
   <= 3% (the dev set in one text file; $KOKORO_JVM_WER_SENTENCES trims it for a quick run).
+- `test_speak_gpu_matches_say_gpu_on_real_bundles`: the real folder exported with a GPU vocoder
+  (`--gpu 64`, see GPU_REAL_FRAMES), one short held-out phoneme string, `speak --accelerator gpu`
+  vs `say --accelerator gpu`: same length, MCD within GPU_MCD_DB (skips without a GPU).
 """
 
 from __future__ import annotations
@@ -73,6 +88,26 @@ LANGUAGE_CASES = (
     (["--lang", "it", "--voice", "if_sara"], "Il treno parte alle 8, non tardare."),
     (["--lang", "pt-br"], "Olá! Quanto custa isso? Custa 3 reais."),
 )
+
+
+GPU_PHONEMES = "həlˈO wˈɜɹld."
+"""One chunk of 56 frames on the tiny bundle: its vocoder runs at frames_64."""
+GPU_PCM_STEPS = 2
+"""JVM vs Python with the vocoder on the GPU, in 16-bit PCM steps per sample. Both hosts create the same
+two GPU models per signature (the folder's body and head) through the same libLiteRt.so, accelerator
+library and Vulkan driver: on identical vocoder inputs their outputs are bit-identical (checked on the
+tiny int8 vocoder's frames_64). The inputs differ only by the float32 rounding of the hosts' DSP (the
+vocoder's har, see PipelineGoldenTest), which the GPU's float16 mostly absorbs: measured worst 1 step
+(tiny int8 and fp32 exports; real weights 7 samples of 39,000). 2 leaves a rounding flip room to carry."""
+GPU_REAL_FRAMES = 64
+"""The real folder's GPU vocoder is exported at 64 frames (the exporter adds the largest bucket's 512):
+on the software GPU (lavapipe on 2 cores) a 64-frame call took 51 s, a 128-frame one 98 s, too near
+LiteRT's 120-s limit per GPU call to pass reliably on a shared machine."""
+GPU_REAL_SENTENCE = "heldout_001"
+""""Thank you.": 57 frames, one chunk at frames_64."""
+GPU_MCD_DB = 0.01
+"""JVM vs Python, real weights, vocoder on the GPU: the same models and GPU, inputs within float32
+rounding (see GPU_PCM_STEPS): measured 0.0013 dB MCD (1-step differences in 7 samples)."""
 
 
 def _run(cmd, timeout=1800, **kw) -> subprocess.CompletedProcess:
@@ -154,9 +189,9 @@ def _speak_env(lexicon: Path, native: dict) -> dict:
             "KOKORO_ESPEAK_LIB": native["espeak_lib"], "KOKORO_ESPEAK_DATA": native["espeak_data"]}
 
 
-def speak(args, lexicon: Path, native: dict, timeout=1800) -> subprocess.CompletedProcess:
+def speak(args, lexicon: Path, native: dict, timeout=1800, **env) -> subprocess.CompletedProcess:
     return subprocess.run([str(SPEAK), *map(str, args)], capture_output=True, text=True, timeout=timeout,
-                          env=_speak_env(lexicon, native))
+                          env={**_speak_env(lexicon, native), **env})
 
 
 def _same_audio(jvm_args: list, py_args: list, bundles: Path, cache: Path, lexicon: Path, native: dict,
@@ -295,6 +330,7 @@ BAD_INPUT = {  # case -> (arguments after --bundles, what the one line must say)
     "empty_phonemes": (["--phonemes", " "], "Pass Kokoro phonemes"),
     "mandarin": (["--voice", "zf_xiaobei", "你好。"], "Python"),
     "japanese": (["--lang", "ja", "こんにちは。"], "Python"),
+    "unknown_accelerator": (["--accelerator", "npu", "--phonemes", "həlˈO"], "cpu, gpu"),
 }
 
 
@@ -309,3 +345,113 @@ def test_bad_input(jvm, tiny, lexicon, native, tmp_path, case):
     assert len(lines) == 1 and lines[0].startswith("error: "), lines
     assert remedy in lines[0], lines[0]
     assert not out.exists()
+
+
+# --- the vocoder on LiteRT's GPU accelerator -------------------------------------------------------
+
+NO_GPU = "warning: no GPU could be created"
+
+
+def _export_gpu(source: Path, out: Path, frames: str, *extra) -> Path:
+    """`kokoro-litert export --gpu FRAMES` of a bundle folder (the CLI, as users make one)."""
+    from kokoro_litert.buckets.manifest import Manifest
+
+    r = run_cli(["export", "--out", out, "--bundles", source, "--gpu", frames, *extra], out.parent)
+    assert r.returncode == 0, stderr_lines(r)[-5:]
+    assert Manifest.load(out).gpu.get("vocoder"), f"{out} has no GPU vocoder"
+    return out
+
+
+@pytest.fixture(scope="module")
+def tiny_gpu(tiny, tmp_path_factory) -> dict[str, Path]:
+    """The tiny bundle exported with a GPU vocoder at 64 and 128 frames: at its default precision
+    (int8, what users ship) and in fp32 (for GpuRunnerTest's float32 check)."""
+    root = tmp_path_factory.mktemp("tiny-gpu")
+    return {"int8": _export_gpu(tiny.bundle, root / "int8", "64,128"),
+            "fp32": _export_gpu(tiny.bundle, root / "fp32", "64,128", "--precision", "fp32")}
+
+
+def _summary_only(r: subprocess.CompletedProcess) -> list[str]:
+    """speak's stderr lines but its one summary line ("... s of audio in ... s (RTF ...")."""
+    return [line for line in r.stderr.splitlines() if line.strip() and " s of audio in " not in line]
+
+
+def _skip_without_gpu(r: subprocess.CompletedProcess) -> None:
+    no_gpu = [line for line in r.stderr.splitlines() if line.startswith(NO_GPU)]
+    if no_gpu:
+        pytest.skip(f"{no_gpu[0]} (tests/gpu/setup.sh installs a software Vulkan GPU)")
+
+
+def test_speak_gpu_matches_say_gpu(jvm, tiny, tiny_gpu, native, lexicon, tmp_path):
+    folder = tiny_gpu["int8"]
+    jvm_wav, py_wav = tmp_path / "jvm.wav", tmp_path / "py.wav"
+    r = speak(["--bundles", folder, "--accelerator", "gpu", "--phonemes", GPU_PHONEMES, "--seed", 0, "-o", jvm_wav],
+              lexicon, native)
+    assert r.returncode == 0, r.stderr[-2000:]
+    _skip_without_gpu(r)
+    assert r.stdout == "", r.stdout[:500]  # nothing of LiteRT's GPU log
+    assert _summary_only(r) == [], r.stderr
+    p = run_cli(say_args(tiny.root, "--accelerator", "gpu", "--phonemes", GPU_PHONEMES, "--seed", 0, "-o", py_wav,
+                         bundles=folder), tiny.root)
+    assert p.returncode == 0, stderr_lines(p)[-5:]
+    a, b = read_wav(jvm_wav), read_wav(py_wav)
+    assert a.size == b.size, f"{a.size} vs {b.size} samples"
+    steps = np.abs(a - b) * 32768
+    print(f"\nGPU, JVM vs Python: worst {steps.max():.0f} PCM step(s), {int((steps > 0).sum())} of {a.size} samples differ; "
+          f"correlation {np.corrcoef(a, b)[0, 1]:.10f}")
+    assert steps.max() <= GPU_PCM_STEPS
+
+
+@pytest.mark.parametrize("case", ["no_driver", "no_gpu_vocoder"])
+def test_speak_gpu_falls_back_to_the_cpu(jvm, tiny, tiny_gpu, native, lexicon, tmp_path, case):
+    """Runs everywhere: the GPU is made to fail on purpose (a Vulkan loader with no driver to load,
+    so Dawn finds no adapter), or the folder has no GPU vocoder to run."""
+    folder = tiny_gpu["int8"] if case == "no_driver" else tiny.bundle
+    env = {"VK_ICD_FILENAMES": str(tmp_path / "no-driver.json")} if case == "no_driver" else {}
+    cpu_wav, gpu_wav = tmp_path / "cpu.wav", tmp_path / "gpu.wav"
+    base = ["--bundles", folder, "--phonemes", GPU_PHONEMES, "--seed", 0]
+    r = speak([*base, "-o", cpu_wav], lexicon, native)
+    assert r.returncode == 0 and _summary_only(r) == [], r.stderr[-2000:]
+    r = speak([*base, "--accelerator", "gpu", "-o", gpu_wav], lexicon, native, **env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    lines = _summary_only(r)
+    assert len(lines) == 1 and lines[0].endswith("; running vocoder on the CPU"), r.stderr
+    expected = NO_GPU if case == "no_driver" else "kokoro-litert export --gpu"
+    assert expected in lines[0], lines[0]
+    print(f"\n{lines[0]}")
+    assert r.stdout == ""
+    np.testing.assert_array_equal(read_wav(gpu_wav), read_wav(cpu_wav))  # the same CPU models ran
+
+
+def test_jvm_gpu_runner(jvm, tiny_gpu, native, lexicon, tmp_path):
+    reports = tmp_path / "reports"
+    result = _junit(native, lexicon, reports, {"kokoro.gpu.bundles": tiny_gpu["fp32"]}, ["kokoro.litert.GpuRunnerTest"])
+    assert result.returncode == 0, (result.stdout[-4000:], result.stderr[-2000:])
+    report = json.loads((reports / "gpu_vocoder.json").read_text())
+    if "no_gpu" in report:
+        pytest.skip(f"no Vulkan GPU here ({report['no_gpu']}); tests/gpu/setup.sh installs a software one")
+    assert "OK (2 tests)" in result.stdout
+
+
+@pytest.mark.real_weights
+def test_speak_gpu_matches_say_gpu_on_real_bundles(jvm, bundle_dir, cache_dir, native, lexicon, tmp_path):
+    folder = _export_gpu(Path(bundle_dir), tmp_path / "gpu", str(GPU_REAL_FRAMES), "--voices", "af_heart")
+    sentence = next(s for s in load_sentences("heldout") if s.id == GPU_REAL_SENTENCE)
+    args = ["--phonemes", sentence.phonemes, "--seed", 100, "--voice", "af_heart", "--accelerator", "gpu"]
+    jvm_wav, py_wav = tmp_path / "jvm.wav", tmp_path / "py.wav"
+    start = time.perf_counter()
+    r = speak(["--bundles", folder, *args, "-o", jvm_wav], lexicon, native)
+    jvm_seconds = time.perf_counter() - start
+    assert r.returncode == 0, r.stderr[-2000:]
+    _skip_without_gpu(r)
+    assert r.stdout == "" and _summary_only(r) == [], r.stderr
+    start = time.perf_counter()
+    p = run_cli(say_args(cache_dir, *args, "-o", py_wav, bundles=folder), cache_dir)
+    py_seconds = time.perf_counter() - start
+    assert p.returncode == 0, stderr_lines(p)[-5:]
+    a, b = read_wav(jvm_wav), read_wav(py_wav)
+    assert a.size == b.size, f"{a.size} vs {b.size} samples"
+    mcd = _mcd_same_length(a, b)
+    print(f"\n{sentence.id} on the GPU, JVM vs Python: MCD {mcd:.4f} dB, worst {np.abs(a - b).max() * 32768:.0f} PCM "
+          f"step(s), correlation {np.corrcoef(a, b)[0, 1]:.10f}; wall time JVM {jvm_seconds:.0f} s, Python {py_seconds:.0f} s")
+    assert mcd <= GPU_MCD_DB

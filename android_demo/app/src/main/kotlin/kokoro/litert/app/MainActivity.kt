@@ -36,10 +36,12 @@ import kotlin.concurrent.thread
  * are spelled (Fallback.SPELL: no espeak-ng in the APK), which the Python runtime reproduces with
  * `phonemize(text, fallback="spell")`. Spanish, French, Hindi, Italian and Portuguese need espeak-ng,
  * Mandarin and Japanese the Python front-ends: a voice of those languages gets a message saying so.
- * Chunks play as they are synthesized.
+ * Chunks play as they are synthesized. A folder with a GPU vocoder (`kokoro-litert export --gpu`)
+ * runs it on the GPU accelerator (AndroidStageRunner, accelerator "gpu"), else everything on the CPU.
  */
 class MainActivity : Activity() {
     private var tts: Kokoro? = null
+    private var runner: AndroidStageRunner? = null
 
     override fun onCreate(savedInstanceState: Bundle?) {
         super.onCreate(savedInstanceState)
@@ -53,17 +55,20 @@ class MainActivity : Activity() {
             try {
                 val bundle = kokoro.litert.runtime.Bundle.open(folder)
                 val cache = WeightCache(folder, bundle.manifest, "android", android.os.Build.SUPPORTED_ABIS[0], File(cacheDir, "xnnpack"))
-                val runner = AndroidStageRunner(folder, bundle.manifest, bundle.files(), Runtime.getRuntime().availableProcessors(), cache)
+                val accelerator = if (bundle.manifest.gpu["vocoder"].isNullOrEmpty()) "cpu" else "gpu"
+                val stages = AndroidStageRunner(folder, bundle.manifest, bundle.files(), Runtime.getRuntime().availableProcessors(), cache, accelerator)
+                runner = stages
                 val lexicons = bundle.manifest.lexicons
                 val front = FrontEnd({ lang -> lexicon(folder, lexicons, lang) }, null, Fallback.SPELL)
-                tts = Kokoro(LiteRTBackend(bundle, runner), bundle.voices, front)
+                tts = Kokoro(LiteRTBackend(bundle, stages, accelerator), bundle.voices, front)
                 val names = bundle.voices.names()
                 val readable = Languages.LANGUAGES.filter { it.code in lexicons }.joinToString(", ") { it.label }
                 runOnUiThread {
                     voicePicker.adapter = ArrayAdapter(this, android.R.layout.simple_spinner_dropdown_item, names)
                     voicePicker.setSelection(Math.max(0, names.indexOf(Languages.defaultVoice(names, null))))
                     speak.isEnabled = true
-                    status.text = "Ready: ${names.size} voices; text in ${readable.ifEmpty { "no language (no lexicon in the folder)" }}."
+                    status.text = "Ready: ${names.size} voices; text in ${readable.ifEmpty { "no language (no lexicon in the folder)" }}; " +
+                        "vocoder on the ${accelerator.toUpperCase()}."
                 }
             } catch (e: KokoroError) {
                 runOnUiThread { status.text = e.message }
@@ -113,9 +118,10 @@ class MainActivity : Activity() {
             }
             val elapsed = (System.nanoTime() - t0) / 1e9
             val seconds = samples.toDouble() / Buckets.SAMPLE_RATE
+            val fallback = runner?.gpuFallback?.let { "; vocoder on the CPU: $it" } ?: ""
             runOnUiThread {
-                status.text = "%.2f s of audio in %.2f s: RTF %.2f (playback included), first audio after %.2f s".format(
-                    seconds, elapsed, elapsed / Math.max(seconds, 1e-9), first)
+                status.text = "%.2f s of audio in %.2f s: RTF %.2f (playback included), first audio after %.2f s%s".format(
+                    seconds, elapsed, elapsed / Math.max(seconds, 1e-9), first, fallback)
             }
         } catch (e: KokoroError) {
             runOnUiThread { status.text = e.message }

@@ -6,6 +6,8 @@ import com.sun.jna.Pointer
 import com.sun.jna.ptr.IntByReference
 import com.sun.jna.ptr.LongByReference
 import com.sun.jna.ptr.PointerByReference
+import java.io.File
+import java.lang.reflect.Proxy
 
 /**
  * The part of LiteRT's C API (the headers in litert/c/) the desktop runner calls, bound through JNA to the
@@ -17,7 +19,7 @@ import com.sun.jna.ptr.PointerByReference
  */
 @Suppress("FunctionName")
 interface LiteRtC : Library {
-    // litert_environment.h
+    // litert_environment.h; `options` points at numOptions LiteRtEnvOption structs (litert_environment_options.h)
     fun LiteRtCreateEnvironment(numOptions: Int, options: Pointer?, environment: PointerByReference): Int
     fun LiteRtDestroyEnvironment(environment: Pointer)
 
@@ -60,19 +62,58 @@ interface LiteRtC : Library {
     companion object {
         const val OK = 0
         const val HW_ACCELERATOR_CPU = 1 // kLiteRtHwAcceleratorCpu
+        const val HW_ACCELERATOR_GPU = 2 // kLiteRtHwAcceleratorGpu
         const val LOCK_READ = 0 // kLiteRtTensorBufferLockModeRead
         const val LOCK_WRITE = 1 // kLiteRtTensorBufferLockModeWrite
         const val RANKED_TENSOR_TYPE_BYTES = 72 // sizeof(LiteRtRankedTensorType), static_assert'ed in litert_model_types.h
         /** LiteRtCpuOptionsT::Identifier(): the opaque-options key the CPU accelerator reads its TOML payload under. */
         const val CPU_OPTIONS_IDENTIFIER = "xnnpack"
+        /**
+         * LrtGetGpuOptionsIdentifier(): the key the GPU accelerator reads its TOML payload under
+         * (LrtCreateGpuOptionsFromToml, litert/c/options/litert_gpu_options.cc at 2.3.0).
+         */
+        const val GPU_OPTIONS_IDENTIFIER = "gpu_options"
+        /**
+         * The payload making the GPU compute in float32: `precision` is a LiteRtDelegatePrecision
+         * (litert_common.h: 0 default, 1 fp16, 2 fp32, 3 fp16 with fp32 accumulation; the Python
+         * wheel's GpuOptions(enforce_f32=True) sets the same). Measured on the tiny float32 vocoder
+         * (GpuRunnerTest): with it the GPU is within 1.1e-6 relative L2 of the CPU, without it 6.8e-3.
+         */
+        const val GPU_FLOAT32_TOML = "precision = 2\n"
+        const val ELEMENT_FLOAT32 = 1 // kLiteRtElementTypeFloat32
+        const val ELEMENT_INT32 = 2 // kLiteRtElementTypeInt32
+        /** sizeof(LiteRtEnvOption): a LiteRtEnvOptionTag, then a LiteRtAny (type, then an 8-byte union) at offset 8. */
+        const val ENV_OPTION_BYTES = 24
+        /** kLiteRtEnvOptionTagRuntimeLibraryDir: where LiteRT looks for its accelerator libraries (libLiteRtWebGpuAccelerator.so). */
+        const val ENV_RUNTIME_LIBRARY_DIR = 22
+        const val ANY_TYPE_STRING = 8 // kLiteRtAnyTypeString
 
-        fun load(path: String): LiteRtC = Native.load(path, LiteRtC::class.java)
+        private val loaded = HashMap<String, LiteRtC>()
+
+        /**
+         * libLiteRt.so at `path`, loaded once per process and never unloaded: the process's one LiteRT
+         * environment lives in it (LiteRtCRunner.environment). JNA unloads (dlclose) a library whose
+         * last interface object is garbage-collected; libLiteRt.so unloaded after use crashed the JVM
+         * at exit (SIGSEGV in libc's exit handlers, 3 runs in 10 of the JUnit suite).
+         */
+        @Synchronized
+        fun load(path: String): LiteRtC = loaded.getOrPut(File(path).absolutePath) { Native.load(path, LiteRtC::class.java) }
+
+        /** The folder `lib` was loaded from: in the wheel (ai_edge_litert/), where its accelerators sit too. */
+        fun folder(lib: LiteRtC): File? = (Proxy.getInvocationHandler(lib) as? Library.Handler)?.nativeLibrary?.file?.absoluteFile?.parentFile
     }
 }
 
-/** The few libc calls the desktop host needs: fd redirection (to keep LiteRT's start-up log off stderr), getauxval, free. */
+/**
+ * The few libc calls the desktop host needs: fd redirection (to keep LiteRT's start-up log off
+ * stderr and stdout), getauxval, free, and the live process environment, which native code reads
+ * (the JVM's System.getenv is a copy taken at start-up and cannot be changed).
+ */
 @Suppress("FunctionName")
 interface LibC : Library {
+    fun getenv(name: String): String?
+    fun setenv(name: String, value: String, overwrite: Int): Int
+    fun getuid(): Int
     fun dup(fd: Int): Int
     fun dup2(oldFd: Int, newFd: Int): Int
     fun close(fd: Int): Int

@@ -9,6 +9,7 @@ import kokoro.litert.runtime.Vocab
 import kokoro.litert.runtime.Voices
 import kokoro.litert.runtime.WavStream
 import kokoro.litert.runtime.WeightCache
+import kokoro.litert.runtime.checkAccelerator
 import kokoro.litert.runtime.text.EspeakEngine
 import kokoro.litert.runtime.text.Fallback
 import kokoro.litert.runtime.text.FrontEnd
@@ -27,6 +28,7 @@ import kotlin.system.exitProcess
  */
 const val USAGE = "usage: speak --bundles DIR [--phonemes P | TEXT | --text-file F] [--voice V] [--speed S] [--seed N] -o OUT.wav\n" +
     "             [--lang CODE] [--threads N] [--precision P] [--lexicon FILE] [--fallback espeak|spell]\n" +
+    "             [--accelerator cpu|gpu]   (gpu: the vocoder on LiteRT's GPU accelerator, from a folder of `kokoro-litert export --gpu`)\n" +
     "       speak --bundles DIR --list-voices\n" +
     "       speak --phonemize [TEXT | --text-file F] [--lang CODE | --voice V] [--lexicon FILE]   (G2P only: one JSON line per input line)\n" +
     "  CODE: a b e f h i p (j z: Python only), or a name: en-us en-gb es fr-fr hi it pt-br"
@@ -41,8 +43,9 @@ class Args(argv: Array<String>) {
     init {
         val valued = setOf("--bundles", "--phonemes", "--text-file", "--voice", "--speed", "--seed", "-o", "--output", "--lang",
             "--threads", "--precision", "--lexicon", "--lexicon-dir", "--fallback", "--litert-lib", "--litert-version",
-            "--espeak-lib", "--espeak-data", "--weight-cache-dir")
-        val bare = setOf("--list-voices", "--phonemize", "--stream", "-h", "--help")
+            "--espeak-lib", "--espeak-data", "--weight-cache-dir", "--accelerator")
+        // --gpu-float32 (not in the usage; tests): the GPU computes the vocoder's body in float32 too.
+        val bare = setOf("--list-voices", "--phonemize", "--stream", "--gpu-float32", "-h", "--help")
         var i = 0
         while (i < argv.size) {
             val a = argv[i]
@@ -161,6 +164,7 @@ object Speak {
             return 0
         }
         args["--lang"]?.let { Languages.language(it) } // an unknown code fails first, as in `say`
+        val accelerator = (args["--accelerator"] ?: "cpu").also { checkAccelerator(it) }
         val speed = args["--speed"]?.let { it.toDoubleOrNull() ?: throw KokoroError("--speed $it is not a number.", "Use --speed between 0.5 and 2.0.") } ?: 1.0
         if (!(speed >= 0.5 && speed <= 2.0)) throw KokoroError("Speed $speed is out of range.", "Use --speed between 0.5 and 2.0.")
         val seed = args["--seed"]?.let { it.toLongOrNull() ?: throw KokoroError("--seed $it is not an integer.", "Pass --seed N, e.g. --seed 0.") } ?: 0L
@@ -188,8 +192,9 @@ object Speak {
         val version = args["--litert-version"] ?: System.getenv("KOKORO_LITERT_VERSION") ?: "unknown"
         val cache = WeightCache(bundle.folder, bundle.manifest, version, LiteRtCRunner.cpuFingerprint(),
                                 args["--weight-cache-dir"]?.let { File(it) } ?: File(System.getProperty("user.home"), ".cache/kokoro-litert/xnnpack"))
-        val runner = LiteRtCRunner(bundle.folder, bundle.manifest, bundle.files(args["--precision"]), threads, cache, lib = LiteRtC.load(libPath))
-        val tts = Kokoro(LiteRTBackend(bundle, runner), bundle.voices, front)
+        val runner = LiteRtCRunner(bundle.folder, bundle.manifest, bundle.files(args["--precision"]), threads, cache, lib = LiteRtC.load(libPath),
+                                   accelerator = accelerator, gpuFloat32 = "--gpu-float32" in args.flags)
+        val tts = Kokoro(LiteRTBackend(bundle, runner, accelerator), bundle.voices, front)
         val chunks = if (phonemes != null) tts.streamPhonemes(phonemes.trim(), voice, speed, seed)
                      else tts.stream(phonemized!!, voice, speed, seed, warn = { log("warning: $it") })
         val t0 = System.nanoTime()

@@ -13,7 +13,8 @@ import java.io.File
  * The bundle manifest (twin of `buckets/manifest.py`, format "kokoro-litert-bundles" v2): per
  * precision the stage files, the ladder, per stage and signature the exact I/O names, shapes and
  * dtypes, the DSP constants, the sine source's learned merge, the vocab and the voice names (in
- * the order of voices.bin). Read back and validated in one place, failing in one line.
+ * the order of voices.bin), and optionally a stage's GPU variant (`gpu`). Read back and validated in
+ * one place, failing in one line.
  */
 const val FORMAT = "kokoro-litert-bundles"
 const val FORMAT_VERSION = 2
@@ -31,6 +32,13 @@ data class TensorSpec(val shape: IntArray, val dtype: String) {
 }
 
 data class SignatureSpec(val name: String, val inputs: Map<String, TensorSpec>, val outputs: Map<String, TensorSpec>)
+
+/**
+ * One signature of a stage's GPU variant (`kokoro-litert export --gpu`): two .tflite files holding
+ * that signature alone. The body takes the signature's inputs and outputs `head_input_<i>`; the
+ * head (computed in float32 on the GPU) takes those and gives the signature's outputs.
+ */
+data class GpuParts(val body: String, val head: String)
 
 class Manifest(
     val converterVersion: String,
@@ -55,9 +63,17 @@ class Manifest(
     val voices: List<String>,
     val versions: Map<String, String>,
     /** Accent ("a", "b") -> the portable lexicon file in the folder; an exported folder may list none or one. */
-    val lexicons: Map<String, String> = emptyMap()
+    val lexicons: Map<String, String> = emptyMap(),
+    /** stage -> signature -> its GPU variant's files; empty without one (manifest.py `gpu`). */
+    val gpu: Map<String, Map<String, GpuParts>> = emptyMap()
 ) {
     val ladder: Ladder get() = Ladder(buckets, vocoderFrames)
+
+    /** The ladder with the vocoder at the sizes of its GPU variant; null without one (manifest.py `gpu_ladder`). */
+    fun gpuLadder(stage: String = "vocoder"): Ladder? {
+        val sizes = gpu[stage]?.keys?.map { it.substringAfterLast('_').toInt() } ?: return null
+        return if (sizes.isEmpty()) null else Ladder(buckets, sizes)
+    }
 
     fun filesFor(precision: String): Map<String, String> = precisions[precision] ?: throw ManifestError(
         "these bundles have no '$precision' precision (they have ${precisions.keys.sorted().joinToString(", ")}): " +
@@ -110,16 +126,24 @@ class Manifest(
                 vocab = raw.req("vocab").obj("vocab").mapValues { (k, v) -> v.int(k) },
                 voices = raw.req("voices").arr("voices").map { it.str("voice") },
                 versions = (raw["versions"] as? Map<*, *>)?.entries?.associate { it.key.toString() to it.value.toString() } ?: emptyMap(),
-                lexicons = (raw["lexicons"] as? Map<*, *>)?.entries?.associate { it.key.toString() to it.value.str("lexicons") } ?: emptyMap()
+                lexicons = (raw["lexicons"] as? Map<*, *>)?.entries?.associate { it.key.toString() to it.value.str("lexicons") } ?: emptyMap(),
+                gpu = (raw["gpu"] ?: emptyMap<String, Any?>()).obj("gpu").mapValues { (stage, sigs) ->
+                    sigs.obj(stage).mapValues { (sig, parts) ->
+                        val p = parts.obj(sig)
+                        GpuParts(p.req("body").str("body"), p.req("head").str("head"))
+                    }
+                }
             )
             if (m.defaultPrecision !in m.precisions) throw ManifestError("default_precision '${m.defaultPrecision}' is not one of the precisions")
             val missing = m.buckets.flatMap { b ->
                 listOf("predictor" to b.predictorSignature, "prosody" to b.prosodySignature)
                     .filter { (stage, sig) -> sig !in m.signatures.getValue(stage) }.map { (stage, sig) -> "$stage/$sig" }
-            } + m.vocoderFrames.filter { vocoderSignature(it) !in m.signatures.getValue("vocoder") }.map { "vocoder/${vocoderSignature(it)}" }
+            } + m.vocoderFrames.filter { vocoderSignature(it) !in m.signatures.getValue("vocoder") }.map { "vocoder/${vocoderSignature(it)}" } +
+                m.gpu.flatMap { (stage, sigs) -> sigs.keys.filter { it !in (m.signatures[stage] ?: emptyMap()) }.map { "$stage/$it (gpu)" } }
             if (missing.isNotEmpty()) throw ManifestError("the ladder names signatures the manifest does not describe: ${missing.joinToString(", ")}")
             m.checkDsp()
             m.ladder // validates the ladder itself
+            m.gpuLadder() // and the GPU vocoder's sizes (they must hold the largest bucket)
             return m
         }
 

@@ -36,6 +36,9 @@ class Bundle(val folder: File, val manifest: Manifest, val voices: BundleVoices)
                 val stages = STAGES.filter { s -> manifest.precisions.values.any { it[s] == name } }
                 checkFile(File(folder, name), stages)
             }
+            for ((stage, sigs) in manifest.gpu) for (parts in sigs.values) for (name in listOf(parts.body, parts.head)) {
+                checkFile(File(folder, name), listOf("GPU $stage"))
+            }
             return Bundle(folder, manifest, BundleVoices(File(folder, VOICES_FILE), manifest.voices))
         }
 

@@ -6,10 +6,14 @@ import kokoro.litert.buckets.NoBucketError
  * The LiteRT bundles as a synthesis backend for `Kokoro` (twin of `runtime/litert.py`):
  * phonemes + voice pack -> audio through a bundle folder's three stages, on any `StageRunner`.
  * `stageSeconds` accumulates wall time per stage and "host" for the DSP between them.
+ *
+ * accelerator: the runner's ("cpu", or "gpu": the vocoder on LiteRT's GPU accelerator); with "gpu"
+ * and a folder carrying a GPU vocoder, the pipeline runs the vocoder at that variant's sizes only
+ * (`ladderFor`), whether or not a GPU could be created, as the Python runtime does.
  */
-class LiteRTBackend(val bundle: Bundle, val runner: StageRunner) : Backend {
+class LiteRTBackend(val bundle: Bundle, val runner: StageRunner, accelerator: String = "cpu") : Backend {
     val vocab = bundle.manifest.vocab
-    val ladder = bundle.manifest.ladder
+    val ladder = ladderFor(bundle.manifest, accelerator.also { checkAccelerator(it) })
     val source = SineMerge(bundle.manifest.sineSourceWeight, bundle.manifest.sineSourceBias)
     override val maxPhonemes = ladder.maxPhonemes
     val stageSeconds = LinkedHashMap<String, Double>()
