@@ -9,13 +9,13 @@ import com.google.ai.edge.litert.TensorBuffer
 import kokoro.litert.buckets.Manifest
 import kokoro.litert.buckets.SignatureSpec
 import kokoro.litert.runtime.GPU_STAGES
-import kokoro.litert.runtime.KokoroError
 import kokoro.litert.runtime.REGROW_FRAMES
 import kokoro.litert.runtime.StageRunner
 import kokoro.litert.runtime.Tensor
 import kokoro.litert.runtime.WeightCache
 import kokoro.litert.runtime.XNNPACK_FLAGS
 import kokoro.litert.runtime.checkAccelerator
+import kokoro.litert.runtime.gpuParts
 import kokoro.litert.runtime.noGpuVariant
 import java.io.File
 
@@ -120,13 +120,10 @@ class AndroidStageRunner(
     private fun gpuPair(stage: String, signature: String): GpuPair? {
         gpuPairs[stage]?.let { if (it.signature == signature) return it }
         release(stage) // one signature's pair at a time: the GPU copies the weights per model
-        val variant = manifest.gpu[stage]
-        if (variant.isNullOrEmpty()) {
+        val parts = gpuParts(manifest, folder, stage, signature) ?: run {
             fallBack(noGpuVariant(folder, stage), noGpu = false)
             return null
         }
-        val parts = variant[signature] ?: throw KokoroError("$folder has no GPU $stage at $signature.",
-            "Run the pipeline at the GPU variant's sizes (LiteRTBackend(bundle, runner, \"gpu\")).")
         val body = gpuModel(File(folder, parts.body), float32 = false) ?: return null
         // The head (final leaky_relu, conv_post, exp, sin) in float32: in float16 it cost 4 dB of MCD.
         val head = gpuModel(File(folder, parts.head), float32 = true) ?: run {

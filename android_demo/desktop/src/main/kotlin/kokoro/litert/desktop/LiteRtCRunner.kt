@@ -18,6 +18,7 @@ import kokoro.litert.runtime.WeightCache
 import kokoro.litert.runtime.XNNPACK_FLAGS
 import kokoro.litert.runtime.checkAccelerator
 import kokoro.litert.runtime.gpuEnvironment
+import kokoro.litert.runtime.gpuParts
 import kokoro.litert.runtime.noGpuVariant
 import java.io.File
 import java.util.zip.CRC32
@@ -211,14 +212,10 @@ class LiteRtCRunner(
     private fun gpuPair(stage: String, signature: String): GpuPair? {
         gpuPairs[stage]?.let { if (it.signature == signature) return it }
         release(stage) // one signature's pair at a time: the GPU copies the weights per model
-        val variant = manifest.gpu[stage]
-        if (variant.isNullOrEmpty()) {
+        val parts = gpuParts(manifest, folder, stage, signature) ?: run {
             fallBack(noGpuVariant(folder, stage), noGpu = false)
             return null
         }
-        val parts = variant[signature] ?: throw KokoroError(
-            "$folder has no GPU $stage at $signature (its GPU sizes are ${variant.keys.sorted().joinToString(", ")}).",
-            "Run the pipeline at the GPU variant's sizes (LiteRTBackend(bundle, runner, \"gpu\")), or export the folder again with `kokoro-litert export --gpu`.")
         val bodyPath = File(folder, parts.body)
         val headPath = File(folder, parts.head)
         val body = gpuModel(bodyPath, gpuFloat32) ?: return null

@@ -1,6 +1,7 @@
 package kokoro.litert.runtime
 
 import kokoro.litert.buckets.Ladder
+import kokoro.litert.buckets.GpuParts
 import kokoro.litert.buckets.Manifest
 import java.io.File
 import java.nio.file.Files
@@ -31,6 +32,19 @@ const val GPU_PARTITION_LINE = "Initializing WebGPU-based API from graph"
 /** Why a folder's GPU stage falls back to the CPU when the folder carries no GPU variant of it. */
 fun noGpuVariant(folder: File, stage: String) =
     "the bundle folder has no GPU $stage (`kokoro-litert export --gpu --bundles $folder --out DIR` makes a folder with one)"
+
+/**
+ * The files of a stage's signature in the folder's GPU variant; null when the folder carries no GPU
+ * variant of the stage (the caller falls back to the CPU). A signature the variant lacks is the
+ * caller's error: the pipeline runs at the variant's sizes (`ladderFor`).
+ */
+fun gpuParts(manifest: Manifest, folder: File, stage: String, signature: String): GpuParts? {
+    val variant = manifest.gpu[stage]
+    if (variant.isNullOrEmpty()) return null
+    return variant[signature] ?: throw KokoroError(
+        "$folder has no GPU $stage at $signature (its GPU sizes are ${variant.keys.sorted().joinToString(", ")}).",
+        "Run the pipeline at the GPU variant's sizes (LiteRTBackend(bundle, runner, \"gpu\")), or export the folder again with `kokoro-litert export --gpu`.")
+}
 
 fun checkAccelerator(accelerator: String) {
     if (accelerator !in ACCELERATORS) throw KokoroError("Unknown accelerator '$accelerator'.", "Choose one of: ${ACCELERATORS.joinToString(", ")}.")
