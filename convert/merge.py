@@ -35,6 +35,8 @@ def merge_tflite(parts: list[Path], out: Path) -> dict:
                 buffer_map[i] = by_content[key]
                 shared += 1
             else:
+                # A copy: the data is a view into the part's whole file, which would stay in memory.
+                buf.data = buf.data.copy()
                 base.buffers.append(buf)
                 by_content[key] = buffer_map[i] = len(base.buffers) - 1
                 added += 1
