@@ -193,22 +193,9 @@ def _bundles_dir(cache: Path, buckets: str | None = None, jobs: int | None = Non
     _ensure_weights(cache)
     from kokoro_litert.convert.export import cached_bundles
 
-    return cached_bundles(cache / "weights", cache, _ladder(buckets), jobs=jobs or _default_jobs(), log=_log)
+    return cached_bundles(cache / "weights", cache, _ladder(buckets), jobs=jobs, log=_log)
 
 
-TWO_WORKERS_BYTES = 6 * 1024**3
-"""Memory available from which conversion runs two workers: measured 4.3 GB over all processes with
-two, 7.0 min on 2 cores; with one, its largest task (the vocoder's merge) peaks at 2.7 GB, ~12 min."""
-
-
-def _default_jobs() -> int:
-    """Two conversion workers where there are two cores and room for them, else one."""
-    try:
-        with open("/proc/meminfo") as f:
-            available = next(int(line.split()[1]) * 1024 for line in f if line.startswith("MemAvailable:"))
-    except (OSError, StopIteration, ValueError):
-        return 1
-    return 2 if (os.cpu_count() or 1) >= 2 and available >= TWO_WORKERS_BYTES else 1
 
 
 def torch_reference(cache: Path, threads: int | None = None):
@@ -236,9 +223,9 @@ def cmd_convert(args) -> int:
     cache = cache_root(args.cache_dir)
     if args.out:
         _ensure_weights(cache)
-        from kokoro_litert.convert.export import convert_bundles
+        from kokoro_litert.convert.export import convert_bundles, default_jobs
 
-        convert_bundles(cache / "weights", args.out, _ladder(args.buckets), jobs=args.jobs or _default_jobs(),
+        convert_bundles(cache / "weights", args.out, _ladder(args.buckets), jobs=args.jobs or default_jobs(),
                         log=_log, voices_dir=cache / "voices")
         print(args.out)
     else:
