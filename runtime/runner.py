@@ -37,7 +37,6 @@ from __future__ import annotations
 import atexit
 import contextlib
 import functools
-import hashlib
 import os
 import platform
 import re
@@ -53,7 +52,6 @@ import numpy as np
 
 from kokoro_litert.buckets.manifest import STAGES, Manifest
 
-from .cache import sha256_file
 from .errors import KokoroError
 from .gpu import (
     GPU_LOG_NOISE,
@@ -582,8 +580,8 @@ class StageRunner:
     def _gpu_graphs(self, stage: str, signature: str | None) -> tuple[Path, Path | None]:
         """The files a stage's GPU model is created from: the folder's GPU variant of `signature`
         (body and head), `signature` alone (extracted once into gpu_folder), or the stage's whole
-        file (no signature asked, nowhere to write, or a graph with loop bodies); and, where the head is computed in float32, the head's file (the first is
-        then the body's; see `split_head`)."""
+        file (no signature asked, nowhere to write, or a graph with loop bodies); and, where the
+        head is computed in float32, the head's file (the first is then the body's; see `split_head`)."""
         path = self.folder / self.files[stage]
         shipped = self.manifest.gpu.get(stage, {}).get(signature)
         if shipped:  # the folder carries this signature's GPU variant (`kokoro-litert export --gpu`)
@@ -672,8 +670,11 @@ class StageRunner:
         if not self.software_gpu or frames <= SOFTWARE_GPU_FRAMES or self.gpu_folder is None:
             return [path]
         count = -(-frames // SOFTWARE_GPU_FRAMES)
-        digest = hashlib.sha256(f"{path.name} {sha256_file(path)}".encode()).hexdigest()[:16]
-        pieces = [self.gpu_folder / f"{path.stem}-{digest}.piece{k + 1}of{count}.tflite" for k in range(count)]
+        # A shipped body's name is the same in every folder: its manifest checksum tells them apart
+        # (a body cut at load time carries its source's checksum in its name already).
+        shipped = self.manifest.sha256.get(path.name, "")[:16]
+        stem = f"{path.stem}-{shipped}" if shipped else path.stem
+        pieces = [self.gpu_folder / f"{stem}.piece{k + 1}of{count}.tflite" for k in range(count)]
         try:
             if not all(piece.is_file() for piece in pieces):
                 split_in_pieces(path, count, pieces)
