@@ -194,18 +194,23 @@ class MaskedAdaIN1d(nn.Module):
         chunked: x is one utterance cut into K time chunks along the batch axis ([K, C, 1, S],
         mask [K, 1, 1, S], s [1, style_dim], see stages.to_chunks): statistics are taken over
         chunks and steps together, i.e. over the whole utterance, as without chunks."""
-        trailing = (1,) * (x.dim() - 2)
-        if x.dim() == 4:
-            # The style affine as a 1x1 conv: litert-torch's layout pass then keeps gamma and beta
-            # channels-last like x, instead of transposing x around every multiply with them.
-            h = F.conv2d(s.view(*s.shape, 1, 1), self.fc.weight.view(*self.fc.weight.shape, 1, 1), self.fc.bias)
-        else:
-            h = self.fc(s).unsqueeze(-1)  # [B, 2C, 1]
-        gamma, beta = torch.chunk(h, chunks=2, dim=1)  # [B, C, 1(, 1)] each
         if mask is None:
             if x.dim() != 3:
                 raise ValueError("MaskedAdaIN1d without a mask runs upstream's InstanceNorm1d: pass [B, C, L]")
+            gamma, beta = self._style(s, x.dim())
             return (1 + gamma) * self.norm(x) + beta  # upstream AdaIN1d.forward
+        return self.normalize(x, s, mask, chunked)[0]
+
+    def normalize(self, x: torch.Tensor, s: torch.Tensor, mask: torch.Tensor, chunked: bool = False,
+                  gain: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The masked forward, with what it computed on the way: (output, x - mean, mean).
+
+        gain: a per-channel factor ([C] or [1, C, 1]) folded into the output's scale and shift, so
+        `gain * forward(...)` costs no pass over the full tensor (a following Snake's alpha).
+        x - mean is not masked (the output's mask zeroes padding); x - mean + mean is x on real
+        steps to within a rounding, which lets a caller drop x once it has these (stages.adain_resblock1)."""
+        trailing = (1,) * (x.dim() - 2)
+        gamma, beta = self._style(s, x.dim())
         scale = _weights(mask, x.dtype)
         if scale.dim() != x.dim():
             scale = scale.view(mask.shape[0], *trailing, mask.shape[-1])  # [B, 1(, 1), L]
@@ -217,14 +222,27 @@ class MaskedAdaIN1d(nn.Module):
         root = torch.rsqrt(count)
         weight = scale * root  # [B, 1(, 1), L]: 1/sqrt(count) on real steps, 0 on padding
         mean = ((x * weight) * weight).sum(dim=dims, keepdim=True)  # [B, C(, 1), 1]
-        centred = (x - mean) * scale  # exactly 0 on padding
-        spread = centred * root
+        deviation = x - mean
+        spread = deviation * weight  # 0 on padding
         var = (spread * spread).sum(dim=dims, keepdim=True)  # biased, as InstanceNorm
-        # Per-channel scale and shift first, then one multiply-add chain over the full tensor, which
-        # the runtime can do in place (one live full-size temporary instead of four).
+        # Per-channel scale and shift first, then one multiply-add chain over the full tensor.
         a = torch.rsqrt(var + self.norm.eps) * ((1 + gamma) * self.norm.weight.view(1, -1, *trailing))
         c = (1 + gamma) * self.norm.bias.view(1, -1, *trailing) + beta
-        return (centred * a + c) * scale
+        if gain is not None:
+            gain = gain.reshape(1, -1, *trailing)
+            a, c = a * gain, c * gain
+        return (deviation * a + c) * scale, deviation, mean
+
+    def _style(self, s: torch.Tensor, rank: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """gamma, beta: [B, C, 1(, 1)] each, from the style vector."""
+        if rank == 4:
+            # The style affine as a 1x1 conv: litert-torch's layout pass then keeps gamma and beta
+            # channels-last like x, instead of transposing x around every multiply with them.
+            h = F.conv2d(s.view(*s.shape, 1, 1), self.fc.weight.view(*self.fc.weight.shape, 1, 1), self.fc.bias)
+        else:
+            h = self.fc(s).unsqueeze(-1)  # [B, 2C, 1]
+        gamma, beta = torch.chunk(h, chunks=2, dim=1)
+        return gamma, beta
 
 
 class DepthwiseUpsample1d(nn.Module):

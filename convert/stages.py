@@ -234,10 +234,11 @@ def _conv_per_frame(conv: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return from_chunks(_conv_chunked(conv, to_chunks(x, 1)), x.shape[-1])
 
 
-def _snake(x: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
-    """Snake1D as upstream: x + 1/a * sin(a x)^2, with alpha [1, C, 1] broadcast to x's rank."""
-    alpha = alpha.view(1, -1, *(1,) * (x.dim() - 2))
-    return x + (1 / alpha) * (torch.sin(alpha * x) ** 2)
+def _snake_of_scaled(z: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+    """Snake1D of x given z = alpha * x: upstream's x + 1/a * sin(a x)^2 is (z + sin(z)^2) / a;
+    alpha [1, C, 1] broadcast to z's rank."""
+    alpha = alpha.view(1, -1, *(1,) * (z.dim() - 2))
+    return (z + torch.sin(z) ** 2) * (1 / alpha)
 
 
 def _upsample_nearest2(x: torch.Tensor) -> torch.Tensor:
@@ -297,17 +298,24 @@ def adain_resblk(block: nn.Module, x: torch.Tensor, s: torch.Tensor, keep_in: to
 
 
 def adain_resblock1(block: nn.Module, x: torch.Tensor, s: torch.Tensor, keep: torch.Tensor,
-                    chunked: bool = False) -> torch.Tensor:
+                    chunked: bool = False, shared_input: bool = False) -> torch.Tensor:
     """istftnet.AdaINResBlock1.forward with a mask (MaskedAdaIN1d zeroes padding, Snake(0) = 0);
-    chunked: x and keep are in `to_chunks` layout ([K, C, 1, S], [K, 1, 1, S])."""
+    chunked: x and keep are in `to_chunks` layout ([K, C, 1, S], [K, 1, 1, S]).
+
+    Each Snake's alpha is folded into the norm before it (`_snake_of_scaled`): one pass over the
+    full tensor fewer per Snake. shared_input: x is also the input of sibling blocks (the generator
+    runs three on the same x), whose first norms share its x - mean with this one's; the first
+    residual then adds x back as mean + (x - mean), so that x itself is not kept alive beside
+    that shared tensor until the last sibling has run (one full-size tensor fewer at the vocoder's
+    output rate, where its workspace peaks)."""
     conv = _conv_chunked if chunked else _conv
-    for c1, c2, n1, n2, a1, a2 in zip(block.convs1, block.convs2, block.adain1, block.adain2,
-                                      block.alpha1, block.alpha2):
-        xt = _snake(n1(x, s, keep, chunked), a1)
-        xt = conv(c1, xt)
-        xt = _snake(n2(xt, s, keep, chunked), a2)
-        xt = conv(c2, xt)
-        x = xt + x
+    for layer, (c1, c2, n1, n2, a1, a2) in enumerate(zip(block.convs1, block.convs2, block.adain1, block.adain2,
+                                                         block.alpha1, block.alpha2)):
+        z, deviation, mean = n1.normalize(x, s, keep, chunked, gain=a1)
+        xt = conv(c1, _snake_of_scaled(z, a1))
+        z, _, _ = n2.normalize(xt, s, keep, chunked, gain=a2)
+        xt = conv(c2, _snake_of_scaled(z, a2))
+        x = (xt + mean) + deviation if shared_input and layer == 0 else xt + x
     return x
 
 
@@ -426,7 +434,6 @@ class Prosody(nn.Module):
     def forward(self, d: torch.Tensor, t_en: torch.Tensor, alignment: torch.Tensor, style: torch.Tensor,
                 frame_mask: torch.Tensor) -> dict:
         s = style[:, PROSODIC]
-        frames = alignment.shape[-1]
         # rate -> [1, rate * L] validity mask
         keep = {1: frame_mask, F0_PER_FRAME: length_mask(frame_mask, F0_PER_FRAME)}
         en = d.transpose(-1, -2) @ alignment  # [1, 640, L], zero on padded frames
@@ -532,7 +539,8 @@ class Vocoder(nn.Module):
             x = _upsample_chunked(gen["ups"][i], x, steps, n, reflect=last) + x_source
             xs = None
             for j in range(self.num_kernels):
-                y = adain_resblock1(gen["resblocks"][i * self.num_kernels + j], x, s, keep_c, chunked=True)
+                y = adain_resblock1(gen["resblocks"][i * self.num_kernels + j], x, s, keep_c, chunked=True,
+                                    shared_input=self.num_kernels > 1)
                 xs = y if xs is None else xs + y
             x = from_chunks(xs / self.num_kernels, n)
         x = _zero_pad(F.leaky_relu(x), keep_post)  # conv_post input

@@ -300,6 +300,43 @@ def test_adain_channels_last_chunked_matches_upstream_at_every_length():
     assert worst < 1e-5
 
 
+@pytest.mark.parametrize("shared_input", [False, True])
+def test_generator_resblock_matches_upstream_on_real_steps(shared_input):
+    """stages.adain_resblock1 as the vocoder runs it (chunked, channels-last, garbage on padding;
+    each Snake's alpha folded into the norm before it; shared_input: x added back to the first
+    residual as mean + (x - mean)) against upstream AdaINResBlock1 on the unpadded input."""
+    from kokoro.istftnet import AdaINResBlock1
+
+    from kokoro_litert.convert.stages import adain_resblock1, fold_weight_norm, from_chunks, to_chunks
+
+    channels, steps, chunk = 32, 70, 16
+    torch.manual_seed(5)
+    block = AdaINResBlock1(channels, kernel_size=7, style_dim=STYLE_HALF).eval()
+    with torch.no_grad():
+        for alpha in [*block.alpha1, *block.alpha2]:
+            alpha.uniform_(0.5, 1.5)
+        for adain in [*block.adain1, *block.adain2]:
+            adain.norm.weight.uniform_(0.5, 1.5)
+            adain.norm.bias.normal_(0.0, 0.5)
+    fold_weight_norm(block)
+    swap_blocks(block)  # upstream's forward still computes upstream's (see swap_blocks)
+    s = torch.randn(1, STYLE_HALF)
+    x = torch.randn(1, channels, steps) * (0.5 + 1.5 * torch.rand(1, channels, 1)) + torch.randn(1, channels, 1)
+    worst = 0.0
+    with torch.no_grad():
+        for real in (2, 17, 50, steps):
+            mask = length_mask(torch.tensor([real]), steps)
+            xc = to_chunks(with_garbage_padding(x, mask, time_dim=2).unsqueeze(2), chunk)
+            out = adain_resblock1(block, xc, s, to_chunks(mask.view(1, 1, 1, -1), chunk), chunked=True,
+                                  shared_input=shared_input)
+            out = from_chunks(out, steps)[:, :, 0, :real]
+            ref = block(x[..., :real], s)
+            worst = max(worst, ((out - ref).abs() / (1 + ref.abs())).max().item())
+    print(f"shared_input={shared_input}: worst |adain_resblock1 - AdaINResBlock1| / (1 + |ref|) = {worst:.2e}")
+    # As the norm's 1e-5 above: three layers of it, with float sums in another order.
+    assert worst < 1e-5
+
+
 def test_adain_sums_stay_in_float16_range():
     """Regression: on LiteRT's GPU (float16 by default, max 65504) the plain sums of x and of the
     squared deviations over a long utterance overflowed (4.6e5 at 57 frames, on real activations)
