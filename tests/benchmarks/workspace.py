@@ -36,7 +36,7 @@ def activation_peak(path: Path, signature: str) -> dict:
 
     def nbytes(t: int) -> int:
         tensor = graph.tensors[t]
-        return int(np.prod(tensor.shape)) * np.dtype(_numpy_type(tensor.type)).itemsize
+        return int(np.prod(tensor.shape)) * np.dtype(flatbuffer_utils.type_to_name(tensor.type).lower()).itemsize
 
     last_read = {t: i for i, op in enumerate(graph.operators) for t in op.inputs if t >= 0}
     writer = {t: i for i, op in enumerate(graph.operators) for t in op.outputs}
@@ -57,14 +57,6 @@ def activation_peak(path: Path, signature: str) -> dict:
     return {"ops": len(graph.operators), "peak_mb": total / 1e6, "at_op": at, "at_kind": kinds[at],
             "largest": [{"mb": b / 1e6, "shape": list(graph.tensors[t].shape),
                          "written_by": f"{writer[t]} {kinds[writer[t]]}"} for t, b in largest]}
-
-
-def _numpy_type(tflite_type: int):
-    from ai_edge_litert import schema_py_generated as schema
-
-    names = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
-    return {"FLOAT32": np.float32, "FLOAT16": np.float16, "INT8": np.int8, "INT32": np.int32, "INT64": np.int64,
-            "BOOL": np.bool_, "UINT8": np.uint8, "INT16": np.int16}[names[tflite_type]]
 
 
 _CALL = """
