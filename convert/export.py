@@ -650,14 +650,16 @@ def _sha256(path: Path) -> str:
 
 
 def convert_bundles(weights_dir: str | os.PathLike, out_dir: str | os.PathLike, ladder: Ladder = DEFAULT_LADDER,
-                    jobs: int = 1, log=_stderr, voices_dir: str | os.PathLike | None = None) -> Manifest:
+                    jobs: int | None = None, log=_stderr, voices_dir: str | os.PathLike | None = None) -> Manifest:
     """Convert the three stages at every shape of `ladder` into out_dir; return the manifest.
 
+    jobs: worker processes (default `default_jobs()`).
     voices_dir: the .bin voices to bundle (default: the `voices/` beside weights_dir).
     out_dir is replaced only when everything is converted (temporary sibling folder + rename).
     """
     weights_dir, out_dir = Path(weights_dir), Path(out_dir)
     voices_dir = Path(voices_dir) if voices_dir else weights_dir.parent / "voices"
+    jobs = jobs or default_jobs()
     sha = checkpoint_sha256(weights_dir)
 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -740,8 +742,7 @@ def cached_bundles(weights_dir: str | os.PathLike, cache_dir: str | os.PathLike,
     worker processes, default `default_jobs()`)."""
     out = Path(cache_dir) / "bundles" / cache_key(checkpoint_sha256(Path(weights_dir)), ladder)
     if not (out / "manifest.json").is_file():
-        convert_bundles(weights_dir, out, ladder, jobs=jobs or default_jobs(), log=log,
-                        voices_dir=Path(cache_dir) / "voices")
+        convert_bundles(weights_dir, out, ladder, jobs=jobs, log=log, voices_dir=Path(cache_dir) / "voices")
     return out
 
 
@@ -759,7 +760,7 @@ def main(argv: list[str] | None = None) -> None:
     weights = args.weights or cache_root() / "weights"
     ladder = parse_ladder(args.ladder)
     if args.out:
-        convert_bundles(weights, args.out, ladder, jobs=args.jobs or default_jobs())
+        convert_bundles(weights, args.out, ladder, jobs=args.jobs)
         print(args.out)
     else:
         print(cached_bundles(weights, cache_root(), ladder, jobs=args.jobs))

@@ -196,8 +196,6 @@ def _bundles_dir(cache: Path, buckets: str | None = None, jobs: int | None = Non
     return cached_bundles(cache / "weights", cache, _ladder(buckets), jobs=jobs, log=_log)
 
 
-
-
 def torch_reference(cache: Path, threads: int | None = None):
     """The PyTorch reference backend (the convert extra), fetching the weights first if needed."""
     _ensure_weights(cache)
@@ -223,9 +221,9 @@ def cmd_convert(args) -> int:
     cache = cache_root(args.cache_dir)
     if args.out:
         _ensure_weights(cache)
-        from kokoro_litert.convert.export import convert_bundles, default_jobs
+        from kokoro_litert.convert.export import convert_bundles
 
-        convert_bundles(cache / "weights", args.out, _ladder(args.buckets), jobs=args.jobs or default_jobs(),
+        convert_bundles(cache / "weights", args.out, _ladder(args.buckets), jobs=args.jobs,
                         log=_log, voices_dir=cache / "voices")
         print(args.out)
     else:
