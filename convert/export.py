@@ -226,10 +226,12 @@ def dsp_constants() -> dict:
 
 class _HeavyPhase:
     """At most one worker process at a time in a memory-heavy phase: building a stage module from
-    the checkpoint (~1.6 GB at its peak for the vocoder), or a lowering writing its flatbuffer (the
-    LiteRT converter's passes and the export: +1.2 GB above the worker's ~0.9 GB). The other phases
-    (torch.export, litert-torch's FX passes, checking against PyTorch) stay under ~1.4 GB, so two
-    workers together peak below 4 GB where each alone reaches ~2.3 GB.
+    the checkpoint (~1.6 GB at its peak for the vocoder), a lowering writing its flatbuffer (the
+    LiteRT converter's passes and the export: +1.2 GB above the worker's ~0.9 GB), the merge, or
+    writing and checking a quantized precision (~2 GB each, and the two are the last tasks, so they
+    would otherwise run side by side). The other phases (torch.export, litert-torch's FX passes,
+    checking a part against PyTorch) stay under ~1.4 GB, so two workers together peak below 4 GB
+    where each alone reaches ~2.3 GB.
 
     The lock is shared by the pool's workers (`_init_worker`); without one (a direct call) the
     phases just run. `acquire` is idempotent within a process."""
@@ -346,6 +348,7 @@ class _TaskLog:
         return lambda msg: print(msg, file=self.progress, flush=True)
 
     def __exit__(self, *exc):
+        _trim_heap()  # a worker may wait idle beside the other's heaviest task: hold only what it keeps
         sys.stdout.flush(), sys.stderr.flush()
         os.dup2(self.saved[0], 1)
         os.dup2(self.saved[1], 2)
@@ -491,12 +494,13 @@ def _quantize_task(weights_dir: str, stage: str, ladder: Ladder, folder: str, pr
     with _TaskLog(folder, stage) as log:
         module = _stage_module(weights_dir, stage, log)
         name = f"{stage}.{precision}.tflite"
-        figures = quantize_file(Path(folder) / FILES[stage], Path(folder) / name, precision, stage, module)
         expected = {}
         for end in ends:
             with np.load(_expected_path(folder, stage, end)) as kept:
                 expected[end] = {k: kept[k] for k in kept.files}
-        errors = verify_stage(stage, module, ladder, Path(folder) / name, only=ends, expected=expected)
+        with _HEAVY:
+            figures = quantize_file(Path(folder) / FILES[stage], Path(folder) / name, precision, stage, module)
+            errors = verify_stage(stage, module, ladder, Path(folder) / name, only=ends, expected=expected)
         worst = max(errors.items(), key=lambda kv: kv[1])
         log(f"{stage} {precision}: {figures['selected']} in {figures['seconds']:.1f} s, "
             f"{figures['bytes'] / 1e6:.1f} MB; worst error vs PyTorch on tracing inputs {worst[1]:.1e} ({worst[0]})")
@@ -531,7 +535,7 @@ def _run_conversion(weights_dir: str, ladder: Ladder, folder: str, jobs: int, lo
     lock = context.Lock() if jobs > 1 else None
     figures: dict = {stage: {} for stage in STAGES}
     busy = {stage: 0.0 for stage in STAGES}  # worker seconds per stage
-    sampler = _RssSampler()
+    sampler = _MemorySampler()
     with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker, initargs=(lock,)) as pool:
         sampler.start(pool)
         # the parent never imports torch: its memory stays out of the conversion's peak
@@ -575,7 +579,7 @@ def _run_conversion(weights_dir: str, ladder: Ladder, folder: str, jobs: int, lo
         figures[stage]["variants"] = {**{p: f for p, f in _same_as_files(stage).items()},
                                       **figures[stage].get("variants", {})}
         figures[stage]["seconds"] = busy[stage]
-    figures["peak_rss_mb_sampled"] = sampler.stop()
+    figures["peak_all_processes"] = sampler.stop()
     shutil.rmtree(Path(folder) / WORK_FOLDER)
     return figures, result_facts
 
@@ -593,14 +597,18 @@ def _same_as_files(stage: str) -> dict[str, str]:
             for p in PRECISIONS if (stage, p) in SAME_AS}
 
 
-class _RssSampler:
-    """The largest sum of RSS over the conversion's processes (parent and workers), sampled twice
-    a second: what the machine held at once, where summing each worker's own peak over-counts."""
+class _MemorySampler:
+    """What the conversion's processes (parent and workers) held at once, sampled twice a second:
+    the largest sum of their proportional set sizes (PSS: a page shared by n processes counts 1/n
+    in each, so the ~250 MB of library code every worker maps counts once), and the largest sum of
+    their RSS (which counts those pages once per worker). Summing each worker's own peak over-counts
+    either way: the workers peak at different times."""
 
     def __init__(self):
         import threading
 
-        self.peak_kb, self.stopped, self.thread = 0, threading.Event(), None
+        self.peak_kb = {"Pss:": 0, "Rss:": 0}
+        self.stopped, self.thread = threading.Event(), None
 
     def start(self, pool) -> None:
         import threading
@@ -608,23 +616,27 @@ class _RssSampler:
         def sample():
             while not self.stopped.wait(0.5):
                 pids = [os.getpid(), *list(getattr(pool, "_processes", None) or {})]
-                total = 0
+                total = dict.fromkeys(self.peak_kb, 0)
                 for pid in pids:
                     try:
-                        with open(f"/proc/{pid}/status") as f:
-                            total += next((int(line.split()[1]) for line in f if line.startswith("VmRSS:")), 0)
-                    except OSError:
+                        with open(f"/proc/{pid}/smaps_rollup") as f:
+                            for line in f:
+                                key, value = line.split()[:2]
+                                if key in total:
+                                    total[key] += int(value)
+                    except (OSError, ValueError):
                         pass
-                self.peak_kb = max(self.peak_kb, total)
+                for key, kb in total.items():
+                    self.peak_kb[key] = max(self.peak_kb[key], kb)
 
         self.thread = threading.Thread(target=sample, daemon=True)
         self.thread.start()
 
-    def stop(self) -> float:
+    def stop(self) -> dict[str, float]:
         self.stopped.set()
         if self.thread is not None:
             self.thread.join()
-        return self.peak_kb / 1024
+        return {"pss_mb": self.peak_kb["Pss:"] / 1024, "rss_mb": self.peak_kb["Rss:"] / 1024}
 
 
 def write_voices(voices_dir: Path, path: Path) -> tuple[str, ...]:
@@ -716,14 +728,16 @@ def convert_bundles(weights_dir: str | os.PathLike, out_dir: str | os.PathLike, 
         raise
     log(f"bundles in {out_dir}: {figures['wall_seconds']:.0f} s wall with {jobs} worker(s); peak RSS of a worker "
         + ", ".join(f"{s} {figures[s]['peak_rss_mb']:.0f} MB" for s in STAGES)
-        + f", of all processes together {figures['peak_rss_mb_sampled']:.0f} MB (sampled every 0.5 s)"
+        + f"; all processes together held at most {figures['peak_all_processes']['pss_mb']:.0f} MB (PSS; RSS summed "
+        + f"{figures['peak_all_processes']['rss_mb']:.0f} MB, sampled every 0.5 s)"
         + f"; {sum((out_dir / n).stat().st_size for n in names) / 1e6:.0f} MB in all")
     return manifest
 
 
 TWO_WORKERS_BYTES = 6 * 1024**3
-"""Memory available from which conversion runs two workers: measured 4.3 GB over all processes with
-two, 7.0 min on 2 cores; with one, its largest task (the vocoder's merge) peaks at 2.7 GB, ~12 min."""
+"""Memory available from which conversion runs two workers: measured 3.2 GB held by all processes at
+once with two (3.6 GB of RSS summed), 7.0 min on 2 cores; with one, its largest task peaks at 2.4 GB,
+~12 min."""
 
 
 def default_jobs() -> int:
