@@ -83,6 +83,34 @@ def test_official_checkpoint_path_gives_bit_identical_audio(cache_dir, reference
     np.testing.assert_array_equal(a.durations, b.durations)
 
 
+def test_weights_are_installed_in_a_process_of_their_own(cache_dir, tmp_path):
+    """Checking and installing weights builds the KModel with torch: in a child process, so that a
+    caller who converts next (the first `say`) does not hold that memory through the conversion."""
+    import subprocess
+    import sys
+
+    import torch
+
+    official = tmp_path / "Kokoro-82M"
+    (official / "voices").mkdir(parents=True)
+    shutil.copy(cache_dir / "weights" / "kokoro-v1_0.pth", official / "kokoro-v1_0.pth")
+    shutil.copy(cache_dir / "weights" / "config.json", official / "config.json")
+    pack = np.fromfile(cache_dir / "voices" / "af_heart.bin", dtype="<f4").reshape(510, 1, 256)
+    torch.save(torch.from_numpy(pack.copy()), official / "voices" / "af_heart.pt")
+    code = ("import sys\n"
+            "from kokoro_litert.convert.fetch import FetchOptions, fetch\n"
+            "result = fetch(FetchOptions(cache_dir=sys.argv[1], checkpoint=sys.argv[2], hub=False))\n"
+            "print(result.weights_source, '|', 'torch' in sys.modules)\n")
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path / "cache"), str(official)],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    source, torch_imported = proc.stdout.strip().splitlines()[-1].split(" | ")
+    assert source.startswith("official checkpoint")
+    assert torch_imported == "False"
+    assert "strict load OK" in proc.stderr  # the child's progress reaches the caller's stderr
+    assert (tmp_path / "cache" / "weights" / "kokoro-v1_0.pth").is_file()
+
+
 @pytest.mark.parametrize("argv, message", [
     (["say", "--phonemes", "", "-o", "{tmp}/x.wav"], "phoneme string is empty"),
     (["say", "--phonemes", "   ", "-o", "{tmp}/x.wav"], "phoneme string is empty"),
