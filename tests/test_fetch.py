@@ -51,6 +51,20 @@ def test_import_is_reproducible_and_strict(cache_dir):
         state_dict_from_onnx(onnx_path, model)
 
 
+def _official_folder(cache_dir, tmp_path, voices):
+    """The cache's weights laid out as the official Kokoro-82M folder: checkpoint, config, voices as .pt."""
+    import torch
+
+    official = tmp_path / "Kokoro-82M"
+    (official / "voices").mkdir(parents=True)
+    shutil.copy(cache_dir / "weights" / "kokoro-v1_0.pth", official / "kokoro-v1_0.pth")
+    shutil.copy(cache_dir / "weights" / "config.json", official / "config.json")
+    for name in voices:
+        pack = np.fromfile(cache_dir / "voices" / f"{name}.bin", dtype="<f4").reshape(510, 1, 256)
+        torch.save(torch.from_numpy(pack.copy()), official / "voices" / f"{name}.pt")
+    return official
+
+
 def test_official_checkpoint_path_gives_bit_identical_audio(cache_dir, reference, heart, tmp_path):
     """Imported weights saved in the official layout load back through the official path."""
     import torch
@@ -59,13 +73,7 @@ def test_official_checkpoint_path_gives_bit_identical_audio(cache_dir, reference
     from kokoro_litert.convert.reference import TorchReference
     from kokoro_litert.runtime.voices import load_voice
 
-    official = tmp_path / "Kokoro-82M"
-    (official / "voices").mkdir(parents=True)
-    shutil.copy(cache_dir / "weights" / "kokoro-v1_0.pth", official / "kokoro-v1_0.pth")
-    shutil.copy(cache_dir / "weights" / "config.json", official / "config.json")
-    for name in ("af_heart", "bm_george"):
-        pack = np.fromfile(cache_dir / "voices" / f"{name}.bin", dtype="<f4").reshape(510, 1, 256)
-        torch.save(torch.from_numpy(pack.copy()), official / "voices" / f"{name}.pt")
+    official = _official_folder(cache_dir, tmp_path, ("af_heart", "bm_george"))
     layout = torch.load(official / "kokoro-v1_0.pth", weights_only=True)
     assert sorted(layout) == ["bert", "bert_encoder", "decoder", "predictor", "text_encoder"]
     assert all(k.startswith("module.") for part in layout.values() for k in part)
@@ -89,14 +97,7 @@ def test_weights_are_installed_in_a_process_of_their_own(cache_dir, tmp_path):
     import subprocess
     import sys
 
-    import torch
-
-    official = tmp_path / "Kokoro-82M"
-    (official / "voices").mkdir(parents=True)
-    shutil.copy(cache_dir / "weights" / "kokoro-v1_0.pth", official / "kokoro-v1_0.pth")
-    shutil.copy(cache_dir / "weights" / "config.json", official / "config.json")
-    pack = np.fromfile(cache_dir / "voices" / "af_heart.bin", dtype="<f4").reshape(510, 1, 256)
-    torch.save(torch.from_numpy(pack.copy()), official / "voices" / "af_heart.pt")
+    official = _official_folder(cache_dir, tmp_path, ("af_heart",))
     code = ("import sys\n"
             "from kokoro_litert.convert.fetch import FetchOptions, fetch\n"
             "result = fetch(FetchOptions(cache_dir=sys.argv[1], checkpoint=sys.argv[2], hub=False))\n"
