@@ -736,7 +736,7 @@ def convert_bundles(weights_dir: str | os.PathLike, out_dir: str | os.PathLike, 
 
 TWO_WORKERS_BYTES = 6 * 1024**3
 """Memory available from which conversion runs two workers: measured 3.2 GB held by all processes at
-once with two (3.6 GB of RSS summed), 7.0 min on 2 cores; with one, its largest task peaks at 2.4 GB,
+once with two (3.6 GB of RSS summed), 7.0 min on 2 cores; with one, its largest task peaks at 2.3 GB,
 ~12 min."""
 
 
