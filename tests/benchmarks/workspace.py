@@ -6,9 +6,10 @@ For one signature (default: the vocoder's largest, which sets the runtime's peak
 - replayed op by op in the graph's order, every tensor freed after its last reader and, as XNNPACK's
   memory planner does, an elementwise op (or a reshape) writing over an input that only it reads,
   when that input has the output's size and the output has one reader: the bytes of activations
-  alive at the worst op, and the largest buffers alive there with the op that first wrote each (an
-  estimate: XNNPACK's own plan measured ~30% above it on the 512-frame vocoder, op workspaces and
-  placement included);
+  alive at the worst op, and the largest buffers alive there with the op that first wrote each;
+- the same buffers laid out as XNNPACK's memory planner lays them out (`planned_arena`): the arena
+  a call of this signature allocates, but for the ops' own small workspaces (a conv's transient
+  indirection buffer). Above the worst op's figure when buffers of different sizes leave gaps;
 - measured: a fresh process creates the stage's model (with the bundle's weight cache) and makes
   that one call; what creating the model added (LiteRT's and XNNPACK's structures for every
   signature: the packed weights stay in the mmapped cache until a call reads them), its RSS
@@ -73,6 +74,10 @@ def activation_peak(path: Path, signature: str) -> dict:
             if t >= 0:
                 b = owner.get(t, t)
                 buffer_end[b] = max(buffer_end.get(b, -1), i)
+    external = set(graph.inputs) | set(graph.outputs)  # in the caller's buffers, not the arena
+    placed = {b: (nbytes(b), first, buffer_end.get(b, first))
+              for first, op in enumerate(graph.operators) for b in op.outputs
+              if b not in owner and b not in weights and b not in external}
     first_writer = {t: i for i, op in reversed(list(enumerate(graph.operators))) for t in op.outputs}
     alive: dict[int, int] = {}
     worst = (0, 0, {})
@@ -87,9 +92,35 @@ def activation_peak(path: Path, signature: str) -> dict:
             del alive[b]
     total, at, buffers = worst
     largest = sorted(buffers.items(), key=lambda kv: -kv[1])[:TOP]
-    return {"ops": len(graph.operators), "peak_mb": total / 1e6, "at_op": at, "at_kind": kinds[at],
+    return {"ops": len(graph.operators), "peak_mb": total / 1e6, "arena_mb": planned_arena(placed) / 1e6,
+            "at_op": at, "at_kind": kinds[at],
             "largest": [{"mb": b / 1e6, "shape": list(graph.tensors[t].shape),
                          "written_by": f"{first_writer[t]} {kinds[first_writer[t]]}"} for t, b in largest]}
+
+
+def planned_arena(buffers: dict[int, tuple[int, int, int]]) -> int:
+    """Bytes of the arena XNNPACK's memory planner lays these buffers out in ({id: (bytes, first op,
+    last op)}; two buffers may share memory when no op uses both): largest first (ties in id
+    order), each at the start of the smallest gap between the buffers already placed whose ops
+    overlap its own, else after the last of them (read in XNNPACK's src/memory-planner.c)."""
+    placed: list[tuple[int, int, int, int]] = []  # (offset, end, first op, last op)
+    arena = 0
+    for _, (size, first, last) in sorted(buffers.items(), key=lambda kv: (-kv[1][0], kv[0])):
+        live = sorted((start, end) for start, end, begins, ends in placed if begins <= last and first <= ends)
+        spans: list[list[int]] = []
+        for o, e in live:  # overlapping or touching blocks, merged
+            if spans and o <= spans[-1][1]:
+                spans[-1][1] = max(spans[-1][1], e)
+            else:
+                spans.append([o, e])
+        offset, best = (spans[-1][1] if spans else 0), None
+        gaps = ([(0, spans[0][0])] if spans else []) + [(a[1], b[0]) for a, b in zip(spans, spans[1:])]
+        for start, stop in gaps:
+            if stop - start >= size and (best is None or stop - start < best):
+                offset, best = start, stop - start
+        placed.append((offset, offset + size, first, last))
+        arena = max(arena, offset + size)
+    return arena
 
 
 _CALL = """
@@ -143,7 +174,7 @@ def main(argv: list[str] | None = None) -> None:
                "measured": measured_call(folder, precision, args.stage, signature)}
     g, m = figures["graph"], figures["measured"]
     print(f"{path.name} {signature}: {g['ops']} ops; activations alive at its worst op ({g['at_op']}, {g['at_kind']}): "
-          f"{g['peak_mb']:.1f} MB")
+          f"{g['peak_mb']:.1f} MB; laid out as XNNPACK's planner does: {g['arena_mb']:.1f} MB")
     for t in g["largest"]:
         print(f"  {t['mb']:6.1f} MB {t['shape']} written by op {t['written_by']}")
     print(f"one call in a fresh process: RSS {m['rss_before_call_mb']:.0f} MB with the model created (creating it: "
