@@ -70,7 +70,7 @@ from kokoro_litert.convert.signatures import FILES, sample_inputs, stage_shapes,
 
 # Bump whenever stages.py, the blocks it swaps in, or the conversion settings change what a
 # bundle computes: it is part of the cache key, so stale bundles are never reused.
-CONVERTER_VERSION = "0.3.0+stages.16"
+CONVERTER_VERSION = "0.3.0+stages.17"
 
 def _stderr(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)

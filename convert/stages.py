@@ -131,7 +131,13 @@ GENERATOR_CHUNK_FRAMES = 4
 axis: XNNPACK's dynamic-range int8 convolutions take one activation scale per batch element, so
 each chunk gets its own instead of one for the whole utterance (fake-quantized in PyTorch on
 held-out sentences: spectrogram correlation to fp32 0.99967 with 4-frame chunks vs 0.99804 with
-one scale). The decoder's convolutions run one frame per batch element for the same reason."""
+one scale). The decoder's convolutions run one frame per batch element for the same reason.
+
+Not the residual blocks after the last upsampler, at the output rate: the default keeps their
+weights float16 (computed in float32, no activation scale to take) and they are where the
+vocoder's workspace peaks. Whole, their full-size tensors all have one size; on chunks each conv's
+input with its halo had its own (480 steps + 2 to 50), and XNNPACK's memory planner, which places
+tensors largest first, left gaps between them (`python tests/benchmarks/workspace.py`)."""
 
 
 def to_chunks(x: torch.Tensor, steps: int) -> torch.Tensor:
@@ -522,27 +528,40 @@ class Vocoder(nn.Module):
 
     def _generator(self, x, s, har, keep, keep_post):
         gen = self.generator
+        # The upsamplers, the noise branches and (but at the output rate) the residual blocks run on
+        # time chunks (see GENERATOR_CHUNK_FRAMES); everything else on the whole utterance.
+        levels = []  # per upsampler: its output's rate, mask, chunk steps and chunked mask
         rate = 2
         for i in range(self.num_upsamples):
+            rate = rate * self.upsample_rates[i]
+            keep_new = keep_post if i == self.num_upsamples - 1 else keep[rate]
+            steps = GENERATOR_CHUNK_FRAMES * rate
+            levels.append((rate, keep_new, steps, to_chunks(keep_new, steps)))
+        # The noise branches read har and the style only. The output rate's goes first, while the
+        # generator holds nothing else: with the upsampler's 10 MB input beside its chunked convs,
+        # XNNPACK's arena for 512 frames was 3 MB larger.
+        sources = {}
+        for i in reversed(range(self.num_upsamples)):
+            _, _, steps, keep_c = levels[i]
+            x_source = to_chunks(_conv(gen["noise_convs"][i], har), steps)
+            sources[i] = adain_resblock1(gen["noise_res"][i], x_source, s, keep_c, chunked=True)
+        rate = 2
+        for i, (out_rate, keep_new, steps, keep_c) in enumerate(levels):
             x = _zero_pad(F.leaky_relu(x, negative_slope=0.1), keep[rate])  # ups[i] input
             last = i == self.num_upsamples - 1
-            rate = rate * self.upsample_rates[i]
-            keep_new = keep_post if last else keep[rate]
-            n = keep_new.shape[-1]
-            # The upsampler and the residual blocks run on time chunks (see GENERATOR_CHUNK_FRAMES);
-            # everything else on the whole utterance.
-            steps = GENERATOR_CHUNK_FRAMES * rate
-            keep_c = to_chunks(keep_new, steps)
-            x_source = _conv(gen["noise_convs"][i], har)
-            x_source = adain_resblock1(gen["noise_res"][i], to_chunks(x_source, steps), s, keep_c, chunked=True)
+            rate, n = out_rate, keep_new.shape[-1]
             # last: upstream's ReflectionPad1d((1, 0)) after the upsampler, one step in front
-            x = _upsample_chunked(gen["ups"][i], x, steps, n, reflect=last) + x_source
+            x = _upsample_chunked(gen["ups"][i], x, steps, n, reflect=last) + sources.pop(i)
+            if last:
+                x, keep_c = from_chunks(x, n), keep_new
             xs = None
             for j in range(self.num_kernels):
-                y = adain_resblock1(gen["resblocks"][i * self.num_kernels + j], x, s, keep_c, chunked=True,
+                y = adain_resblock1(gen["resblocks"][i * self.num_kernels + j], x, s, keep_c, chunked=not last,
                                     shared_input=self.num_kernels > 1)
                 xs = y if xs is None else xs + y
-            x = from_chunks(xs / self.num_kernels, n)
+            x = xs / self.num_kernels
+            if not last:
+                x = from_chunks(x, n)
         x = _zero_pad(F.leaky_relu(x), keep_post)  # conv_post input
         x = _conv(gen["conv_post"], x)  # [1, 22, 1, 120L + 1]
         bins = self.post_n_fft // 2 + 1
