@@ -72,7 +72,7 @@ XNNPACK_FLAGS = 0x1 | 0x2 | 0x20
 buffers (measured: -28 MB of arena for the 128-frame vocoder)."""
 
 REGROW_FRAMES = 128
-"""Vocoder workspace (in frames, ~0.45 MB each) from which growing it re-creates the model."""
+"""Vocoder workspace (in frames, ~0.33 MB each: 167 MB at 512) from which growing it re-creates the model."""
 SOFTWARE_GPU_FRAMES = 64
 """On a software GPU (lavapipe: ~0.45 s per vocoder frame on two cores) a vocoder body longer than
 this runs as pieces of about this many frames' work each: LiteRT gives up on a GPU call after 120 s."""
