@@ -22,6 +22,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # yardstick
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: support
 
+from folder_size import _cached_bundles  # noqa: E402
 from yardstick import dtw_path, litert_speak, mel_cepstra, mel_cepstral_distortion, torch_speak  # noqa: E402
 
 
@@ -32,8 +33,9 @@ def windows(n: int, window: int, halo: int) -> list[tuple[int, int, int, int]]:
     return [(s, e, max(0, s - halo), min(n, e + halo)) for s, e in zip(cuts[:-1], cuts[1:])]
 
 
-def windowed_vocoder(run, pick_frames, signature, window: int, halo: int):
+def windowed_vocoder(run, pick_frames, window: int, halo: int):
     """A runner whose vocoder calls longer than `window` frames run as windows (see `windows`)."""
+    from kokoro_litert.buckets.ladder import F0_PER_FRAME, STFT_FRAMES_PER_FRAME as PER, vocoder_signature
 
     def cut(x, axis: int, lo: int, hi: int, size: int) -> np.ndarray:
         x = np.take(np.asarray(x, np.float32), np.arange(lo, hi), axis=axis)
@@ -46,19 +48,17 @@ def windowed_vocoder(run, pick_frames, signature, window: int, halo: int):
         if n <= window:
             return run(stage, name, **feed)
         har = np.array(feed["har"])  # a donated input would be overwritten by the first window
-        steps = har.shape[2] - 1  # 120 per frame
-        per = steps // np.asarray(feed["frame_mask"]).shape[1]
         out = {k: np.zeros((1, har.shape[1] // 2, har.shape[2]), np.float32) for k in ("magnitude", "phase")}
         for start, end, lo, hi in windows(n, window, halo):
             size = pick_frames(hi - lo)
-            part = run("vocoder", signature(size), style=feed["style"],
-                       asr=cut(feed["asr"], 2, lo, hi, size), f0=cut(feed["f0"], 1, 2 * lo, 2 * hi, 2 * size),
-                       n=cut(feed["n"], 1, 2 * lo, 2 * hi, 2 * size),
-                       har=cut(har, 2, per * lo, per * hi + 1, per * size + 1),
+            f0_cut = (F0_PER_FRAME * lo, F0_PER_FRAME * hi, F0_PER_FRAME * size)
+            part = run("vocoder", vocoder_signature(size), style=feed["style"],
+                       asr=cut(feed["asr"], 2, lo, hi, size), f0=cut(feed["f0"], 1, *f0_cut),
+                       n=cut(feed["n"], 1, *f0_cut), har=cut(har, 2, PER * lo, PER * hi + 1, PER * size + 1),
                        frame_mask=cut(np.ones((1, n), np.float32), 1, lo, hi, size))
-            a, b = per * start, per * end + (1 if end == n else 0)
+            a, b = PER * start, PER * end + (1 if end == n else 0)
             for k in out:
-                out[k][..., a:b] = part[k][..., a - per * lo : b - per * lo]
+                out[k][..., a:b] = part[k][..., a - PER * lo : b - PER * lo]
         return out
 
     return windowed
@@ -73,19 +73,16 @@ def main() -> None:
 
     from support.sentences import load_sentences
 
-    from kokoro_litert.buckets.ladder import DEFAULT_LADDER, vocoder_signature
-    from kokoro_litert.convert.export import cache_key, checkpoint_sha256
     from kokoro_litert.convert.reference import TorchReference
     from kokoro_litert.runtime.cache import cache_root
     from kokoro_litert.runtime.litert import LiteRTBackend
     from kokoro_litert.runtime.voices import load_voice
 
     cache = cache_root()
-    bundles = args.bundles or cache / "bundles" / cache_key(checkpoint_sha256(cache / "weights"), DEFAULT_LADDER)
+    bundles = args.bundles or _cached_bundles()
     whole = LiteRTBackend(str(bundles), threads=2)
     windowed = LiteRTBackend(str(bundles), threads=2)
-    windowed.runner.run = windowed_vocoder(windowed.runner.run, windowed.ladder.pick_frames, vocoder_signature,
-                                           args.window, args.halo)
+    windowed.runner.run = windowed_vocoder(windowed.runner.run, windowed.ladder.pick_frames, args.window, args.halo)
     reference = TorchReference(cache / "weights")
     voice = load_voice("af_heart", cache / "voices")
     max_phonemes = whole.ladder.max_phonemes
